@@ -25,6 +25,7 @@ _MAX_STANDINS = 200
 _UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _CONTAINER_SUBCLASS = re.compile(r"Can only (SETITEMS?|APPENDS?|EXTEND) for .* got <class '([\w.]+)'>")
 _UNIT_NORM_TOLERANCE = 1e-3
+_WEIGHTS_UNPICKLER = "WeightsUnpickler error:"
 
 
 class _Skipped:
@@ -40,7 +41,9 @@ class _Skipped:
 
 
 def _standin(name: str) -> type:
-    return type(name.rsplit(".", 1)[-1], (_Skipped,), {"qualified_name": name})
+    module, _, short = name.rpartition(".")
+    # Named as the original so that the unpickler's messages name the original class.
+    return type(short, (_Skipped,), {"qualified_name": name, "__module__": module, "__qualname__": short})
 
 
 def sha256_of(path: str | Path) -> str:
@@ -50,6 +53,19 @@ def sha256_of(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _unreadable(what: str, path: Path, err: Exception) -> CheckpointError:
+    first_line = str(err).splitlines()[0] if str(err) else "no detail"
+    return CheckpointError(
+        f"{what} {path} is truncated or not a PyTorch file ({err.__class__.__name__}: {first_line})",
+        "download it again and compare its size or sha256 with the published one",
+    )
+
+
+def _qualified(name: str) -> str:
+    """The unpickler names builtins without their module."""
+    return name if "." in name else f"builtins.{name}"
 
 
 def _initial_standins(path: Path) -> dict[str, type]:
@@ -77,24 +93,23 @@ def safe_load(path: str | Path, what: str = "checkpoint") -> tuple[object, list[
                 return torch.load(path, map_location="cpu", weights_only=True), sorted(standins)
         except pickle.UnpicklingError as err:
             message = str(err)
-            container = _CONTAINER_SUBCLASS.search(message)
-            unsupported = _UNSUPPORTED_GLOBAL.search(message)
+            detail = message.split(_WEIGHTS_UNPICKLER, 1)[-1].strip().splitlines()[0]
+            if _WEIGHTS_UNPICKLER not in message or detail.startswith("Unsupported operand"):
+                raise _unreadable(what, path, err) from err
+            container = _CONTAINER_SUBCLASS.search(detail)
+            unsupported = _UNSUPPORTED_GLOBAL.search(detail)
             if container:
                 # A dict or list subclass: read it as the plain container.
                 standins[container.group(2)] = dict if container.group(1).startswith("SETITEM") else list
-            elif unsupported and unsupported.group(1) not in standins:
-                standins[unsupported.group(1)] = _standin(unsupported.group(1))
+            elif unsupported and _qualified(unsupported.group(1)) not in standins:
+                standins[_qualified(unsupported.group(1))] = _standin(_qualified(unsupported.group(1)))
             else:
                 raise CheckpointError(
-                    f"{what} {path} cannot be read safely: {message.splitlines()[0]}",
-                    "re-save it with torch.save(model.state_dict(), path)",
+                    f"{what} {path} cannot be read without running code from it ({detail})",
+                    "re-save the state dict alone with torch.save(model.state_dict(), path) where you trust the file",
                 ) from err
         except (RuntimeError, EOFError, ValueError, OSError) as err:
-            raise CheckpointError(
-                f"{what} {path} is truncated or not a PyTorch file ({err.__class__.__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else 'no detail'})",
-                "download it again and compare its size or sha256 with the published one",
-            ) from err
+            raise _unreadable(what, path, err) from err
     raise CheckpointError(f"{what} {path} pickles too many unknown classes", "re-save the state dict alone")
 
 

@@ -1,0 +1,87 @@
+"""Parameter counts and FLOPs of the model, per part.
+
+FLOPs come from PyTorch's own counter (``torch.utils.flop_counter``): 2 FLOPs per
+multiply-add of every convolution and matrix product (the deformable convolution counted as the
+dense convolution it modulates); element-wise ops, norms and softmax are not counted. Papers
+often quote multiply-adds as "FLOPs": that is half these figures (``macs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .rapsam import RapSam
+
+# Parts by state-dict prefix; every parameter belongs to exactly one.
+PARTS: dict[str, tuple[str, ...]] = {
+    "backbone": ("backbone.",),
+    "neck": ("neck.",),
+    "prompt_encoder": ("panoptic_head.mask_tokens.", "panoptic_head.pb_embedding.", "panoptic_head.pos_linear."),
+    "decoder": ("panoptic_head.kernels.", "panoptic_head.mask_heads."),
+    "adapter_object": ("panoptic_head.panoptic_attn.", "panoptic_head.panoptic_cls."),
+    "adapter_prompt": ("panoptic_head.prompt_attn.", "panoptic_head.prompt_norm.", "panoptic_head.prompt_iou."),
+}
+
+
+def parameter_counts(model: RapSam) -> dict[str, int]:
+    """Parameters per part (``PARTS``) and ``total``; BatchNorm running statistics excluded."""
+    counts = dict.fromkeys(PARTS, 0)
+    for name, param in model.named_parameters():
+        part = next(p for p, prefixes in PARTS.items() if name.startswith(prefixes))
+        counts[part] += param.numel()
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+@dataclass(frozen=True)
+class FlopReport:
+    """FLOPs per part for one image size; ``panoptic`` is one image through
+    encoder + decoder + object adapter, ``prompt_extra`` what each prompt batch adds after
+    the image is encoded (prompt encoder + decoder + prompt adapter)."""
+
+    image_size: tuple[int, int]
+    num_prompts: int
+    flops: dict[str, int]
+
+    @property
+    def panoptic(self) -> int:
+        return sum(self.flops[p] for p in ("backbone", "neck", "decoder", "adapter_object"))
+
+    @property
+    def prompt_extra(self) -> int:
+        return sum(self.flops[p] for p in ("prompt_encoder", "decoder_prompts", "adapter_prompt"))
+
+
+def _count(fn, *args) -> tuple[int, object]:
+    with FlopCounterMode(display=False) as counter:
+        out = fn(*args)
+    return counter.get_total_flops(), out
+
+
+@torch.no_grad()
+def flop_counts(model: RapSam, image_size: tuple[int, int] = (1024, 1024), num_prompts: int = 1) -> FlopReport:
+    """FLOPs of every part for one image of ``image_size`` (H, W; multiples of 32), the 100
+    object queries, and ``num_prompts`` prompts."""
+    device = model.object_queries.device
+    image = torch.zeros(1, 3, *image_size, device=device)
+    flops: dict[str, int] = {}
+    x = (image - model.pixel_mean) / model.pixel_std
+    flops["backbone"], feats = _count(model.backbone, x)
+    flops["neck"], features = _count(model.neck, feats)
+    queries = model.object_queries.unsqueeze(0)
+    flops["decoder"], (kernels, masks, _, _) = _count(
+        model.forward_decoder, features, queries, model.object_attn_mask()
+    )
+    flops["adapter_object"], _ = _count(model.forward_adapter_object, features, kernels, masks)
+
+    boxes = torch.tensor([[[0.25, 0.25, 0.75, 0.75]]], device=device).expand(1, num_prompts, 4)
+    kinds = torch.ones(1, num_prompts, dtype=torch.long, device=device)
+    flops["prompt_encoder"], prompt_queries = _count(model.forward_prompt_encoder, boxes, kinds)
+    flops["decoder_prompts"], (prompt_kernels, _, _, _) = _count(
+        model.forward_decoder, features, prompt_queries, model.prompt_attn_mask(num_prompts, device)
+    )
+    flops["adapter_prompt"], _ = _count(model.forward_adapter_prompt, features, prompt_kernels)
+    return FlopReport(tuple(image_size), num_prompts, flops)

@@ -1,0 +1,47 @@
+"""Shared fixtures: the r18 reference model with random weights and real photos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))
+
+
+def official_keys(backbone: str) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every key of the official state dict with shape and dtype (tests/data, from the
+    official code at the commit named in the file's header)."""
+    keys = {}
+    for line in (TESTS / "data" / f"official_keys_{backbone}.txt").read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        key, shape, dtype = line.split("\t")
+        keys[key] = (tuple(int(s) for s in shape.strip("()").split(",") if s.strip()), dtype)
+    return keys
+
+
+def photo(height: int, width: int, name: str = "astronaut") -> torch.Tensor:
+    """A scikit-image sample photo resized to [1,3,H,W], RGB float 0..255."""
+    from skimage import data
+
+    image = np.asarray(getattr(data, name)(), dtype=np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    tensor = torch.from_numpy(image[..., :3]).permute(2, 0, 1)[None]
+    return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 255)
+
+
+@pytest.fixture(scope="session")
+def r18():
+    from rapsam_deploy.model import build_model
+
+    return build_model("r18", seed=0)
+
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
