@@ -56,7 +56,8 @@ class MultiheadAttention(nn.Module):
         scores = torch.matmul(q * math.sqrt(1.0 / self.head_dim), k.transpose(-2, -1))  # [B, h, Nq, Nk]
         if attn_mask is not None:
             scores = scores.masked_fill(attn_mask, float("-inf"))
-        out = torch.matmul(scores.softmax(dim=-1), v)  # [B, h, Nq, d]
+        # Softmax in fp32 whatever the compute dtype (fp16 exports keep it there); a no-op in fp32.
+        out = torch.matmul(scores.float().softmax(dim=-1).to(v.dtype), v)  # [B, h, Nq, d]
         batch, _, length, _ = out.shape
         out = out.transpose(1, 2).reshape(batch, length, dim)
         return self.out_proj(out)

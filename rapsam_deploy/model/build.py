@@ -2,9 +2,10 @@
 
 Random weights (no checkpoint) are reproducible from a seed and marked untrained. They follow
 the official initialisation (ResNet as torchvision, Xavier neck, truncated-normal decoder
-stages) and then take BatchNorm statistics from one synthetic image, so that activations have
-the scale of a trained network: exports, parity checks and fp16 behave as they would with
-real weights, and the numbers are labelled as random weights everywhere.
+stages) and are then calibrated on one synthetic batch (BatchNorm statistics, deformable
+offsets of about a pixel), so that activations have the scale of a trained network: exports,
+parity checks and fp16 behave as they would with real weights, and the numbers are labelled
+as random weights everywhere.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ClassEmbeddingError
 from .backbones import backbone_names, get_backbone_spec, init_resnet
 from .checkpoint import LoadedCheckpoint, compare_keys, load_strict, read_checkpoint, read_class_embed
+from .neck import DeformLayer
 from .rapsam import ModelInfo, RapSam
 
 # Without a class-embedding file: COCO panoptic's 133 classes, one prototype, and the
@@ -39,20 +42,50 @@ def _init_random(model: RapSam) -> None:
     model.panoptic_head.init_official()
 
 
+def _calibration_batch(seed: int) -> Tensor:
+    """Two smooth random images (photo-like low frequencies plus fine texture), RGB 0..255."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(2, 3, 16, 16, generator=generator)
+    smooth = F.interpolate(coarse, size=_CALIBRATION_SIZE, mode="bicubic", align_corners=False)
+    texture = torch.rand(2, 3, *_CALIBRATION_SIZE, generator=generator) - 0.5
+    return ((smooth + 0.2 * texture) * 255).clamp(0, 255)
+
+
 @torch.no_grad()
-def calibrate_batchnorm(model: RapSam, seed: int) -> None:
-    """Set every BatchNorm's running statistics to those of a synthetic batch (random
-    weights only), so that each normalised activation has zero mean and unit variance."""
+def calibrate_random_weights(model: RapSam, seed: int) -> None:
+    """Give random weights a trained network's scale, from one synthetic batch:
+
+    1. every BatchNorm's running statistics become the batch's, so normalised activations have
+       zero mean and unit variance;
+    2. each deformable layer's offset conv is rescaled so that offsets and modulation logits
+       have a standard deviation of 1 (a pixel), as in trained models; Xavier initialisation
+       alone gives offsets of tens of pixels, which makes the neck numerically chaotic.
+    """
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     for bn in norms:
         bn.reset_running_stats()
         bn.momentum = None  # cumulative average: one batch gives exactly its statistics
         bn.train()
-    generator = torch.Generator().manual_seed(seed)
-    model.forward_encoder(torch.rand(2, 3, *_CALIBRATION_SIZE, generator=generator) * 255)
+    batch = _calibration_batch(seed)
+    model.forward_encoder(batch)
     for bn in norms:
         bn.momentum = 0.1
         bn.eval()
+
+    offset_convs = [m.dcn_offset for m in model.modules() if isinstance(m, DeformLayer)]
+    stds: dict[nn.Module, Tensor] = {}
+
+    def record(conv: nn.Module, args: tuple, out: Tensor) -> None:
+        stds[conv] = out.std(dim=(0, 2, 3))
+
+    hooks = [conv.register_forward_hook(record) for conv in offset_convs]
+    model.forward_encoder(batch)
+    for hook in hooks:
+        hook.remove()
+    for conv in offset_convs:
+        scale = 1.0 / stds[conv].clamp(min=1e-6)
+        conv.weight.mul_(scale.view(-1, 1, 1, 1))
+        conv.bias.mul_(scale)
 
 
 def expected_shapes(backbone: str, embed_dim: int = DEFAULT_EMBED_DIM) -> dict[str, torch.Size]:
@@ -126,7 +159,7 @@ def build_model(
         if loaded is None:
             _init_random(model)
     if loaded is None:
-        calibrate_batchnorm(model, seed)
+        calibrate_random_weights(model, seed)
     else:
         load_strict(model, loaded, lambda: diagnose(loaded, backbone))
         info.trained = True

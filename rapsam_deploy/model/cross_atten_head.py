@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from .attention import MultiheadAttention
 from .classifier import CosineClassifier
-from .kernel_updator import KernelUpdator
-from .mask_pool import mask_pool, masks_from_kernels
+from .kernel_updator import MaskPoolDynConv
+from .mask_pool import masks_from_kernels
 
 
 class FFN(nn.Module):
@@ -57,7 +57,7 @@ class CrossAttenHead(nn.Module):
 
     def __init__(self, classifier: CosineClassifier, channels: int = 256, num_heads: int = 8) -> None:
         super().__init__()
-        self.kernel_update = KernelUpdator(channels)
+        self.kernel_update = MaskPoolDynConv(channels)
         self.s_atten = MultiheadAttention(channels, num_heads)
         self.s_atten_norm = nn.LayerNorm(channels)
         self.ffn = FFN(channels, 2048)
@@ -73,8 +73,7 @@ class CrossAttenHead(nn.Module):
     def forward(
         self, features: Tensor, kernels: Tensor, mask_logits: Tensor, attn_mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        pooled = mask_pool(mask_logits, features)
-        k = self.kernel_update(pooled, kernels)
+        k = self.kernel_update(mask_logits, features, kernels)
         k = self.s_atten_norm(k + self.s_atten(k, attn_mask=attn_mask))
         obj_feat = self.ffn_norm(self.ffn(k))
 

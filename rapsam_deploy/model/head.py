@@ -17,8 +17,8 @@ from torch import Tensor, nn
 from .attention import ResidualCrossAttention
 from .classifier import CosineClassifier
 from .cross_atten_head import CrossAttenHead
-from .kernel_updator import KernelUpdator
-from .mask_pool import mask_pool, masks_from_kernels
+from .kernel_updator import MaskPoolDynConv
+from .mask_pool import masks_from_kernels
 from .prompt_encoding import box_code
 
 TEMPERATURE = 0.1
@@ -42,7 +42,7 @@ class RapSamHead(nn.Module):
         self.pos_linear = nn.Linear(2 * channels, channels)
         self.kernels = nn.Embedding(num_queries, channels)
         self.mask_heads = nn.ModuleList(CrossAttenHead(self.classifier, channels, num_heads) for _ in range(num_stages))
-        self.panoptic_attn = KernelUpdator(channels)
+        self.panoptic_attn = MaskPoolDynConv(channels)
         self.panoptic_cls = nn.Sequential(nn.Linear(channels, self.classifier.embed_dim))
         self.prompt_attn = ResidualCrossAttention(channels, num_heads)
         self.prompt_norm = nn.LayerNorm(channels)
@@ -69,7 +69,7 @@ class RapSamHead(nn.Module):
     def adapt_object(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:
         """features [B,C,Hq,W], kernels [B,N,C], mask_logits [B,N,Hq,W]
         -> (mask_logits [B,N,Hq,W], class_logits [B,N,K+1])."""
-        kernels = self.panoptic_attn(mask_pool(mask_logits, features), kernels)
+        kernels = self.panoptic_attn(mask_logits, features, kernels)
         return masks_from_kernels(kernels, features), self.classifier(self.panoptic_cls(kernels))
 
     def adapt_prompt(self, features: Tensor, kernels: Tensor) -> tuple[Tensor, Tensor]:

@@ -78,19 +78,23 @@ class LiteDeformConv(nn.Module):
         return self.output_conv(fused)
 
 
+def _linspace_m1_1(steps: int, like: Tensor) -> Tensor:
+    """``torch.linspace(-1, 1, steps)`` (ATen's two-sided formula: exact endpoints, symmetric)
+    written with ``arange`` so that exported graphs keep ``steps`` dynamic. It can differ from
+    ``linspace`` in the last bit, where ATen fuses the multiply-add."""
+    index = torch.arange(steps, device=like.device, dtype=like.dtype)
+    last = index[-1]
+    step = 2.0 / last
+    from_start = -1.0 + step * index
+    from_end = 1.0 - step * (last - index)
+    return torch.where(index < torch.floor((last + 1) / 2), from_start, from_end)
+
+
 def coordinate_channels(features: Tensor) -> Tensor:
     """x and y coordinates in [-1, 1] of every pixel: [B,*,H,W] -> [B,2,H,W] (x first)."""
     batch, _, height, width = features.shape
-    xs = (
-        torch.linspace(-1, 1, width, device=features.device, dtype=features.dtype)
-        .view(1, 1, 1, width)
-        .expand(batch, 1, height, width)
-    )
-    ys = (
-        torch.linspace(-1, 1, height, device=features.device, dtype=features.dtype)
-        .view(1, 1, height, 1)
-        .expand(batch, 1, height, width)
-    )
+    xs = _linspace_m1_1(width, features).view(1, 1, 1, width).expand(batch, 1, height, width)
+    ys = _linspace_m1_1(height, features).view(1, 1, height, 1).expand(batch, 1, height, width)
     return torch.cat([xs, ys], dim=1)
 
 
