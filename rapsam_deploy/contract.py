@@ -10,7 +10,11 @@ image, T*H/4 for T stacked video frames), ``N`` queries, ``K1`` classes + 1 (no-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import RapSamError
 
 CHANNELS = 256
 FEATURE_STRIDE = 4
@@ -95,8 +99,10 @@ ADAPTER_OBJECT = GraphSpec(
         _t("kernels", "float32", "B", "N", CHANNELS),
         _t("mask_logits", "float32", "B", "N", "Hq", "Wf"),
     ),
+    # ONNX (and TensorRT) need unique value names; the contract's output ``mask_logits`` would
+    # redefine the input of that name, so the output is ``mask_logits_out``.
     outputs=(
-        _t("mask_logits", "float32", "B", "N", "Hq", "Wf"),
+        _t("mask_logits_out", "float32", "B", "N", "Hq", "Wf"),
         _t("class_logits", "float32", "B", "N", "K1"),
     ),
 )
@@ -150,3 +156,91 @@ FUSED_OP_WEIGHTS = (
     "fc_norm.bias",
 )
 FUSED_OP_OUTPUT = _t("new_kernels", "float32", "B", "N", CHANNELS)
+
+
+# ---- manifest.json: describes every artefact of an export directory ----------------------
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "rapsam-deploy/manifest"
+MANIFEST_VERSION = 1
+VARIANTS = ("standard", "plugin")
+PRECISIONS = ("fp32", "fp16")
+
+
+@dataclass
+class Artifact:
+    """One ONNX file: which graph, in which variant and precision, and what is known of it."""
+
+    graph: str
+    file: str
+    variant: str
+    precision: str
+    sha256: str
+    bytes: int
+    opset: int
+    inputs: list[dict]
+    outputs: list[dict]
+    simplifier: str = "none"
+    custom_ops: list[str] = field(default_factory=list)
+    tensorrt_unsupported: list[str] = field(default_factory=list)
+    parity: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    """Everything a runtime needs to know about an export directory (DESIGN.md)."""
+
+    model: dict
+    image: dict
+    prompts: dict
+    vocabulary: dict
+    profiles: dict
+    object_queries: dict
+    artifacts: list[Artifact]
+    validation: dict
+    tools: dict
+    created: str
+    format: str = MANIFEST_FORMAT
+    version: int = MANIFEST_VERSION
+
+    def artifact(self, graph: str, variant: str = "standard", precision: str = "fp32") -> Artifact:
+        """The artefact of ``graph`` in ``variant``/``precision``; a clear error if absent."""
+        for item in self.artifacts:
+            if (item.graph, item.variant, item.precision) == (graph, variant, precision):
+                return item
+        have = sorted({(a.variant, a.precision) for a in self.artifacts if a.graph == graph})
+        raise RapSamError(
+            f"the export has no {variant}/{precision} {graph} graph (it has: {have})",
+            f"re-export with --variant {variant} --precision {precision}",
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    """Write ``manifest.json`` into ``directory``."""
+    path = Path(directory) / MANIFEST_FILE
+    path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+    return path
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    """Read and check ``manifest.json`` of an export directory."""
+    path = Path(directory) / MANIFEST_FILE
+    if not path.is_file():
+        raise RapSamError(f"{directory} has no {MANIFEST_FILE}", "export first: rapsam-export --output DIR")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RapSamError(f"{path} is not valid JSON ({err})", "re-export the directory") from err
+    if data.get("format") != MANIFEST_FORMAT or data.get("version") != MANIFEST_VERSION:
+        raise RapSamError(
+            f"{path} is not a rapsam-deploy manifest of version {MANIFEST_VERSION}",
+            "re-export with this version of rapsam-deploy",
+        )
+    try:
+        data["artifacts"] = [Artifact(**a) for a in data["artifacts"]]
+        return Manifest(**data)
+    except TypeError as err:
+        raise RapSamError(f"{path} is missing or has unknown fields ({err})", "re-export the directory") from err

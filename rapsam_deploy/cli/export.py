@@ -1,0 +1,120 @@
+"""``rapsam-export``: split RAP-SAM into the contract's ONNX graphs, validated against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..contract import Manifest
+from ..model.backbones import backbone_names
+from .common import run, table
+
+EPILOG = """examples:
+  rapsam-export --backbone r18                       random weights, fp32, standard graphs
+  rapsam-export --backbone r50 --checkpoint rapsam_r50_12e.pth \\
+      --class-embed convnext_large_d_320_CocoPanopticOVDataset.pth --image-size 1024 1024
+  rapsam-export --backbone r18 --variant both --precision both --output exports/r18-all
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rapsam-export",
+        description=__doc__.split(": ", 1)[1],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model = p.add_argument_group("model")
+    model.add_argument("--backbone", default="r18", choices=backbone_names(), help="backbone (default: r18)")
+    model.add_argument("--checkpoint", type=Path, help="official RAP-SAM checkpoint; random weights without it")
+    model.add_argument("--class-embed", type=Path, help="[K,P,D] class-embedding file of the official release")
+    model.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
+    graphs = p.add_argument_group("graphs")
+    graphs.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=(1024, 1024),
+        metavar=("H", "W"),
+        help="tracing, validation and default engine-profile size, multiples of 32 (default: 1024 1024)",
+    )
+    graphs.add_argument("--opset", type=int, default=19, help="ONNX opset, >= 17; 19 for DeformConv (default: 19)")
+    graphs.add_argument(
+        "--variant",
+        choices=["standard", "plugin", "both"],
+        default="standard",
+        help="standard: plain ONNX ops; plugin: fused TensorRT-plugin nodes with an ONNX fallback (default: standard)",
+    )
+    graphs.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "both"],
+        default="fp32",
+        help="fp16 keeps LayerNorm, softmax, gates and pooled sums fp32, and fp32 I/O (default: fp32)",
+    )
+    graphs.add_argument(
+        "--deform-conv",
+        choices=["op", "decomposed"],
+        default="op",
+        help="op: one ONNX DeformConv node (TensorRT >= 10.1); decomposed: GridSample + MatMul (default: op)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--output", type=Path, help="export directory (default: exports/<backbone>)")
+    out.add_argument("--force", action="store_true", help="replace an existing export directory")
+    out.add_argument("--no-validate", action="store_true", help="skip the ONNX Runtime vs PyTorch parity check")
+    return p
+
+
+def _both(value: str, choices: tuple[str, str]) -> tuple[str, ...]:
+    return choices if value == "both" else (value,)
+
+
+def summary(manifest: Manifest) -> str:
+    """Graph, form, size on disk and worst parity figures, one row per file."""
+    rows, seen = [], set()
+    for a in manifest.artifacts:
+        if a.file in seen:
+            continue
+        seen.add(a.file)
+        worst = a.parity.get("worst", {})
+        rel = max((w["max_rel"] for w in worst.values()), default=None)
+        signs = [w["sign_agreement"] for w in worst.values() if "sign_agreement" in w]
+        rows.append(
+            [
+                a.file,
+                f"{a.bytes / 1e6:.1f} MB",
+                "not validated" if rel is None else f"{rel:.1e}",
+                f"{min(signs) * 100:.3f}%" if signs else "-",
+                "ok" if a.parity.get("passed", not a.parity.get("validated")) else "FAILED",
+            ]
+        )
+    return table(rows, ["file", "size", "max rel err", "mask sign agree", "parity"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from ..export import ExportOptions, export_model
+
+    options = ExportOptions(
+        backbone=args.backbone,
+        checkpoint=args.checkpoint,
+        class_embed=args.class_embed,
+        output=args.output,
+        image_size=tuple(args.image_size),
+        opset=args.opset,
+        variants=_both(args.variant, ("standard", "plugin")),
+        precisions=_both(args.precision, ("fp32", "fp16")),
+        deform_conv=args.deform_conv,
+        validate=not args.no_validate,
+        force=args.force,
+        seed=args.seed,
+    )
+    manifest = export_model(options, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(summary(manifest))
+    if not manifest.model["trained"]:
+        print("note: random weights (no --checkpoint): graphs are for speed and parity work, not for predictions")
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run(main))

@@ -1,0 +1,360 @@
+"""``export_model``: the reference model split into the contract's graphs, checked, simplified,
+validated against PyTorch, and written atomically with its manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from .. import __version__, contract
+from ..contract import Artifact, Manifest
+from ..errors import RapSamError
+from ..model import RapSam, build_model, set_deform_impl
+from ..model.checkpoint import sha256_of
+from ..model.deform_conv import DEFORM_IMPLS
+from ..model.kernel_updator import set_fused_impl
+from ..vocabulary import vocabulary_for
+from .atomic import check_output, staged_directory
+from .checks import check_graph, shared_weights, tensorrt_problems
+from .fused_function import attach_fused_function
+from .graphs import FUSED_GRAPHS, GRAPH_MODULES, example_inputs
+from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
+from .precision import half_precision
+from .simplify import simplify
+from .validate import THRESHOLDS, ArtifactParity, reference_cases, validate_files
+
+_PROBE_SIZE = (64, 96)
+_PROBE_QUERIES = 5
+_FP32_ONLY = {
+    contract.PROMPT_ENCODER.name: "computes in fp32: [B,N,4] -> [B,N,256] costs nothing and its sine code needs fp32"
+}
+
+
+class ExportValidationError(RapSamError):
+    """Exported graphs that do not match the PyTorch reference within the thresholds."""
+
+
+@dataclass
+class ExportOptions:
+    """What to export; the defaults are what ``rapsam-export --backbone r18`` does."""
+
+    backbone: str = "r18"
+    checkpoint: Path | None = None
+    class_embed: Path | None = None
+    output: Path | None = None
+    image_size: tuple[int, int] = (1024, 1024)
+    opset: int = DEFORM_CONV_OPSET
+    variants: tuple[str, ...] = ("standard",)
+    precisions: tuple[str, ...] = ("fp32",)
+    deform_conv: str = "op"
+    validate: bool = True
+    force: bool = False
+    seed: int = 0
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path("exports") / self.backbone
+
+
+def check_options(options: ExportOptions) -> None:
+    """Reject impossible settings before any work, with what to do instead."""
+    height, width = options.image_size
+    step = contract.SIZE_DIVISOR
+    if height <= 0 or width <= 0 or height % step or width % step:
+        raise RapSamError(
+            f"--image-size {height} {width}: both must be positive multiples of {step} "
+            "(the runtime pads every image to a multiple of 32)",
+            f"use e.g. --image-size {max(step, round(height / step) * step)} {max(step, round(width / step) * step)}",
+        )
+    if options.opset < MIN_OPSET:
+        raise RapSamError(
+            f"--opset {options.opset} is too old: the graphs need opset {MIN_OPSET} (LayerNormalization)",
+            f"use --opset {DEFORM_CONV_OPSET}",
+        )
+    if options.deform_conv not in DEFORM_IMPLS:
+        raise RapSamError(f"--deform-conv {options.deform_conv!r} is unknown", f"use one of {DEFORM_IMPLS}")
+    if options.deform_conv == "op" and options.opset < DEFORM_CONV_OPSET:
+        raise RapSamError(
+            f"--opset {options.opset} has no DeformConv (it came in opset {DEFORM_CONV_OPSET})",
+            f"use --opset {DEFORM_CONV_OPSET}, or --deform-conv decomposed for runtimes without DeformConv",
+        )
+    for variant in options.variants:
+        if variant not in contract.VARIANTS:
+            raise RapSamError(f"unknown variant {variant!r}", f"use one of {contract.VARIANTS} or both")
+    for precision in options.precisions:
+        if precision not in contract.PRECISIONS:
+            raise RapSamError(f"unknown precision {precision!r}", f"use one of {contract.PRECISIONS}")
+
+
+def artifact_file(graph: str, variant: str, precision: str) -> str:
+    """``decoder.onnx``, ``decoder.plugin.onnx``, ``decoder.fp16.onnx``, ``decoder.plugin.fp16.onnx``;
+    graphs without a fused op or an fp16 form share the plainer file."""
+    parts = [graph]
+    if variant == "plugin" and graph in FUSED_GRAPHS:
+        parts.append("plugin")
+    if precision == "fp16" and graph not in _FP32_ONLY:
+        parts.append("fp16")
+    return ".".join(parts) + ".onnx"
+
+
+@contextlib.contextmanager
+def _fused_impl(model: RapSam, plugin: bool) -> Iterator[None]:
+    set_fused_impl(model, "op" if plugin else "torch")
+    try:
+        yield
+    finally:
+        set_fused_impl(model, "torch")
+
+
+def _probe(spec: contract.GraphSpec) -> dict[str, np.ndarray]:
+    return {
+        t.name: x.numpy() for t, x in zip(spec.inputs, example_inputs(spec, _PROBE_SIZE, _PROBE_QUERIES), strict=True)
+    }
+
+
+def _tensor_info(values, spec_tensors) -> list[dict]:
+    infos = []
+    for value, spec in zip(values, spec_tensors, strict=True):
+        dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+        infos.append({"name": spec.name, "dtype": dtype, "shape": dims})
+    return infos
+
+
+@dataclass
+class _Built:
+    graph: str
+    file: str
+    precision: str
+    model: onnx.ModelProto
+    simplifier: str
+    rejected: dict
+
+
+def _export_file(model: RapSam, graph: str, variant: str, precision: str, options: ExportOptions) -> _Built:
+    spec = GRAPH_MODULES[graph].spec
+    with _fused_impl(model, variant == "plugin"):
+        onnx_model = export_graph(GRAPH_MODULES[graph](model), spec, options.image_size, options.opset)
+    attach_fused_function(onnx_model, options.opset)
+    simplified = simplify(onnx_model, _probe(spec))
+    check_graph(simplified.model)
+    return _Built(
+        graph,
+        artifact_file(graph, variant, precision),
+        precision,
+        simplified.model,
+        simplified.simplifier,
+        simplified.rejected,
+    )
+
+
+def _tools() -> dict:
+    import onnxruntime
+    import onnxscript
+
+    versions = {
+        "rapsam_deploy": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxscript": onnxscript.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+    for name in ("onnxslim", "onnxsim"):
+        with contextlib.suppress(ImportError):
+            versions[name] = __import__(name).__version__
+    return versions
+
+
+def _profiles(image_size: tuple[int, int]) -> dict:
+    """Default engine optimisation profiles (min, opt, max) per dynamic axis."""
+    height, width = image_size
+    return {
+        "B": {"min": 1, "opt": 1, "max": 2},
+        "H": {"min": 256, "opt": height, "max": max(height, 1344)},
+        "W": {"min": 256, "opt": width, "max": max(width, 1344)},
+        "N": {"min": 1, "opt": 100, "max": 256},
+        "T": {"min": 1, "opt": 1, "max": 5},
+    }
+
+
+def _manifest(
+    model: RapSam, options: ExportOptions, artifacts: list[Artifact], validation: dict, queries: dict
+) -> Manifest:
+    info = asdict(model.info)
+    info["label"] = model.info.label
+    info.update(
+        num_classes=model.num_classes, num_queries=int(model.object_queries.shape[0]), channels=contract.CHANNELS
+    )
+    return Manifest(
+        model=info,
+        image={
+            "color": "RGB",
+            "range": [0, 255],
+            "mean": list(contract.IMAGE_MEAN),
+            "std": list(contract.IMAGE_STD),
+            "pad_value": list(contract.IMAGE_MEAN),
+            "pad": "right and bottom, to a multiple of 32",
+            "size_divisor": contract.SIZE_DIVISOR,
+            "feature_stride": contract.FEATURE_STRIDE,
+            "trace_size": list(options.image_size),
+        },
+        prompts={"default_kind": contract.PROMPT_KIND_DEFAULT, "point_box_half_size": contract.POINT_BOX_HALF_SIZE},
+        vocabulary=vocabulary_for(model.num_classes).to_json(),
+        profiles=_profiles(options.image_size),
+        object_queries=queries,
+        artifacts=artifacts,
+        validation=validation,
+        tools=_tools(),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _validation_error(reports: list[ArtifactParity]) -> ExportValidationError:
+    lines = []
+    for report in reports:
+        for o in report.outputs:
+            if not o.passed:
+                sign = "" if o.sign_agreement is None else f", mask sign agreement {o.sign_agreement:.5f}"
+                lines.append(
+                    f"  {report.file} [{o.case}] {o.output}: max abs {o.max_abs:.3g}, max rel {o.max_rel:.3g}{sign}"
+                )
+    limits = "; ".join(
+        f"{p}: max rel <= {t.max_rel}, sign agreement >= {t.sign_agreement}" for p, t in THRESHOLDS.items()
+    )
+    return ExportValidationError(
+        "exported graphs do not match the PyTorch reference (nothing was written):\n" + "\n".join(lines),
+        f"thresholds are {limits}; report this with the figures, or pass --no-validate to keep the graphs anyway",
+    )
+
+
+def export_model(options: ExportOptions | None = None, log: Callable[[str], None] = print, **overrides) -> Manifest:
+    """Export, check and validate; returns the written manifest. Keyword ``overrides`` set
+    :class:`ExportOptions` fields, e.g. ``export_model(backbone="r50", precisions=("fp16",))``."""
+    options = options or ExportOptions()
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    check_options(options)
+    output = options.output_dir
+    check_output(output, options.force)
+
+    start = time.perf_counter()
+    model = build_model(options.backbone, options.checkpoint, options.class_embed, options.seed)
+    set_deform_impl(model, options.deform_conv)
+    log(f"model: {model.info.label} ({time.perf_counter() - start:.1f} s)")
+    models = {"fp32": model}
+    if "fp16" in options.precisions:
+        models["fp16"] = half_precision(model)
+
+    jobs = {}
+    for precision in options.precisions:
+        for variant in options.variants:
+            for spec in contract.GRAPHS:
+                source = "fp32" if spec.name in _FP32_ONLY else precision
+                file = artifact_file(spec.name, variant, precision)
+                jobs.setdefault(file, (spec.name, variant if spec.name in FUSED_GRAPHS else "standard", source))
+
+    with staged_directory(output, options.force) as staging:
+        built: dict[str, _Built] = {}
+        for index, (file, (graph, variant, source)) in enumerate(jobs.items(), 1):
+            step = time.perf_counter()
+            built[file] = _export_file(models[source], graph, variant, source, options)
+            onnx.save(built[file].model, staging / file)
+            size, seconds = (staging / file).stat().st_size / 1e6, time.perf_counter() - step
+            log(f"[{index}/{len(jobs)}] {file}: {size:.1f} MB, {built[file].simplifier} ({seconds:.1f} s)")
+
+        queries_path = staging / contract.OBJECT_QUERIES_FILE
+        np.save(queries_path, model.object_queries.detach().float().numpy())
+        queries = {
+            "file": contract.OBJECT_QUERIES_FILE,
+            "sha256": sha256_of(queries_path),
+            "shape": list(model.object_queries.shape),
+        }
+
+        parity: dict[str, ArtifactParity] = {}
+        if options.validate:
+            step = time.perf_counter()
+            log(f"validating with ONNX Runtime (CPU) against PyTorch at {options.image_size} and a second size ...")
+            cases = reference_cases(model, options.image_size)
+            files = [(b.graph, b.precision, staging / f) for f, b in built.items()]
+            reports = validate_files(files, cases, log)
+            parity = {r.file: r for r in reports}
+            if not all(r.passed for r in reports):
+                raise _validation_error(reports)
+            log(f"validation passed ({time.perf_counter() - step:.1f} s)")
+
+        artifacts = _artifacts(options, built, parity, staging)
+        validation = {
+            "ran": options.validate,
+            "runtime": "onnxruntime CPUExecutionProvider",
+            "thresholds": {p: asdict(t) for p, t in THRESHOLDS.items()},
+            "shared_weights": _shared_weights(built, options),
+        }
+        contract.write_manifest(_manifest(model, options, artifacts, validation, queries), staging)
+    log(f"wrote {output} ({time.perf_counter() - start:.1f} s)")
+    return contract.read_manifest(output)
+
+
+def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict, staging: Path) -> list[Artifact]:
+    artifacts = []
+    for precision in options.precisions:
+        for variant in options.variants:
+            for spec in contract.GRAPHS:
+                file = artifact_file(spec.name, variant, precision)
+                b = built[file]
+                notes = []
+                if spec.name in _FP32_ONLY and precision == "fp16":
+                    notes.append(_FP32_ONLY[spec.name])
+                if variant == "plugin" and spec.name not in FUSED_GRAPHS:
+                    notes.append("no fused op in this graph: same file as the standard variant")
+                report = parity.get(file)
+                artifacts.append(
+                    Artifact(
+                        graph=spec.name,
+                        file=file,
+                        variant=variant,
+                        precision=precision,
+                        sha256=sha256_of(staging / file),
+                        bytes=(staging / file).stat().st_size,
+                        opset=options.opset,
+                        inputs=_tensor_info(b.model.graph.input, spec.inputs),
+                        outputs=_tensor_info(b.model.graph.output, spec.outputs),
+                        simplifier=b.simplifier,
+                        custom_ops=sorted({f"{n.domain}::{n.op_type}" for n in b.model.graph.node if n.domain}),
+                        tensorrt_unsupported=tensorrt_problems(b.model),
+                        parity=_parity_json(report, options.validate),
+                        notes=notes + [f"{k}: {v}" for k, v in sorted(b.rejected.items())],
+                    )
+                )
+    return artifacts
+
+
+def _parity_json(report: ArtifactParity | None, validated: bool) -> dict:
+    if report is None:
+        return {"validated": False, "reason": "--no-validate" if not validated else "not run"}
+    return {
+        "validated": True,
+        "passed": report.passed,
+        "worst": report.worst(),
+        "cases": [asdict(o) for o in report.outputs],
+    }
+
+
+def _shared_weights(built: dict[str, _Built], options: ExportOptions) -> list[dict]:
+    """Weights stored in more than one graph of the same variant and precision."""
+    found = []
+    for precision in options.precisions:
+        for variant in options.variants:
+            files = {artifact_file(s.name, variant, precision) for s in contract.GRAPHS}
+            models = {f: built[f].model for f in sorted(files)}
+            found += [asdict(w) | {"variant": variant, "precision": precision} for w in shared_weights(models)]
+    return found

@@ -1,0 +1,106 @@
+"""The graphs of the contract as ``nn.Module`` s whose forwards take and return exactly the
+contract's tensors (fp32 at the boundary), plus example inputs and dynamic axes for tracing."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .. import contract
+from ..contract import GraphSpec
+from ..model import RapSam
+
+
+class ContractGraph(nn.Module):
+    """One graph of the contract. Float inputs are cast to the model's compute dtype (fp16 for
+    fp16 graphs) and float outputs back to fp32, so every graph has fp32 I/O."""
+
+    spec: GraphSpec
+
+    def __init__(self, model: RapSam) -> None:
+        super().__init__()
+        self.model = model
+        self.dtype = model.panoptic_head.pos_linear.weight.dtype
+
+    def inputs(self, *tensors: Tensor) -> list[Tensor]:
+        return [t.to(self.dtype) if t.is_floating_point() else t for t in tensors]
+
+    @staticmethod
+    def outputs(*tensors: Tensor) -> tuple[Tensor, ...]:
+        return tuple(t.float() for t in tensors)
+
+
+class EncoderGraph(ContractGraph):
+    spec = contract.ENCODER
+
+    def forward(self, image: Tensor) -> Tensor:
+        # The image stays fp32: normalisation happens in fp32 before the backbone's dtype.
+        return self.model.forward_encoder(image).float()
+
+
+class PromptEncoderGraph(ContractGraph):
+    spec = contract.PROMPT_ENCODER
+
+    def forward(self, prompt_boxes: Tensor, prompt_kinds: Tensor) -> Tensor:
+        return self.model.forward_prompt_encoder(prompt_boxes, prompt_kinds).float()
+
+
+class DecoderGraph(ContractGraph):
+    spec = contract.DECODER
+
+    def forward(self, features: Tensor, queries: Tensor, attn_mask: Tensor) -> tuple[Tensor, ...]:
+        features, queries = self.inputs(features, queries)
+        return self.outputs(*self.model.forward_decoder(features, queries, attn_mask))
+
+
+class ObjectAdapterGraph(ContractGraph):
+    spec = contract.ADAPTER_OBJECT
+
+    def forward(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, ...]:
+        return self.outputs(*self.model.forward_adapter_object(*self.inputs(features, kernels, mask_logits)))
+
+
+class PromptAdapterGraph(ContractGraph):
+    spec = contract.ADAPTER_PROMPT
+
+    def forward(self, features: Tensor, kernels: Tensor) -> tuple[Tensor, ...]:
+        return self.outputs(*self.model.forward_adapter_prompt(*self.inputs(features, kernels)))
+
+
+GRAPH_MODULES: dict[str, type[ContractGraph]] = {
+    cls.spec.name: cls
+    for cls in (EncoderGraph, PromptEncoderGraph, DecoderGraph, ObjectAdapterGraph, PromptAdapterGraph)
+}
+# Graphs that contain the fused mask-pooling + dynamic-conv block (and so have a plugin form).
+FUSED_GRAPHS = (contract.DECODER.name, contract.ADAPTER_OBJECT.name)
+
+
+def example_inputs(spec: GraphSpec, image_size: tuple[int, int], num_queries: int = 100) -> tuple[Tensor, ...]:
+    """Tracing inputs for ``spec`` at ``image_size`` (H, W) with batch 1 and ``num_queries``
+    queries. Values do not matter for tracing; shapes do."""
+    height, width = image_size
+    sizes = {
+        "B": 1,
+        "H": height,
+        "W": width,
+        "Hf": height // contract.FEATURE_STRIDE,
+        "Hq": height // contract.FEATURE_STRIDE,
+        "Wf": width // contract.FEATURE_STRIDE,
+        "N": num_queries,
+    }
+    tensors = []
+    generator = torch.Generator().manual_seed(0)
+    for tensor in spec.inputs:
+        shape = [sizes[d] if isinstance(d, str) else d for d in tensor.shape]
+        if tensor.dtype == "bool":
+            tensors.append(torch.zeros(shape, dtype=torch.bool))
+        elif tensor.dtype == "int64":
+            tensors.append(torch.ones(shape, dtype=torch.int64))
+        else:
+            tensors.append(torch.rand(shape, generator=generator))
+    return tuple(tensors)
+
+
+def dynamic_shapes(spec: GraphSpec) -> dict[str, dict[int, str]]:
+    """Every symbolic dimension of every input, by name (shared names are equal dims)."""
+    return {t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)} for t in spec.inputs}

@@ -1,0 +1,91 @@
+"""PyTorch -> ONNX for one graph of the contract (the dynamo exporter), with the contract's
+names on every input, output and symbolic dimension."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+
+import onnx
+import torch
+from torch import nn
+
+from .. import __version__
+from ..contract import GraphSpec
+from .graphs import dynamic_shapes, example_inputs
+from .translations import TRANSLATIONS, fused_op_schema
+
+MIN_OPSET = 17  # LayerNormalization
+DEFORM_CONV_OPSET = 19  # DeformConv
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter prints its progress and warns about internals; ours is reported instead."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
+
+
+def trace_to_onnx(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    input_names: list[str],
+    output_names: list[str],
+    dynamic: dict[str, dict[int, str]],
+    opset: int,
+) -> onnx.ModelProto:
+    """``torch.onnx.export(dynamo=True)`` with the custom-op translations, optimised."""
+    with _quiet(), torch.no_grad(), fused_op_schema():
+        program = torch.onnx.export(
+            module,
+            args,
+            dynamo=True,
+            opset_version=opset,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_shapes=dynamic,
+            custom_translation_table=TRANSLATIONS,
+            optimize=True,
+            verbose=False,
+        )
+        return program.model_proto
+
+
+def _name_dims(values: list[onnx.ValueInfoProto], specs) -> None:
+    for value, spec in zip(values, specs, strict=True):
+        for dim, symbol in zip(value.type.tensor_type.shape.dim, spec.shape, strict=True):
+            if isinstance(symbol, str) and dim.HasField("dim_param"):
+                dim.dim_param = symbol
+
+
+def strip_metadata(model: onnx.ModelProto) -> None:
+    """Drop the exporter's per-node metadata (stack traces with local paths, fx names): it
+    makes files large and non-reproducible."""
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    del model.metadata_props[:]
+
+
+def export_graph(module: nn.Module, spec: GraphSpec, image_size: tuple[int, int], opset: int) -> onnx.ModelProto:
+    """Export ``module`` (a graph of the contract) traced at ``image_size`` (H, W)."""
+    model = trace_to_onnx(
+        module, example_inputs(spec, image_size), spec.input_names, spec.output_names, dynamic_shapes(spec), opset
+    )
+    _name_dims(list(model.graph.input), spec.inputs)
+    _name_dims(list(model.graph.output), spec.outputs)
+    strip_metadata(model)
+    model.producer_name = "rapsam-deploy"
+    model.producer_version = __version__
+    model.graph.name = spec.name
+    return model

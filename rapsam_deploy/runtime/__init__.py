@@ -1,0 +1,1 @@
+"""Backends and predictors over an export directory's graphs."""

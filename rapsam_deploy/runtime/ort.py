@@ -1,0 +1,44 @@
+"""ONNX Runtime sessions: creation with clear errors, and running a graph on numpy arrays."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RapSamError
+
+
+def available_providers() -> list[str]:
+    """ONNX Runtime's execution providers on this machine (empty without onnxruntime)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return []
+    return onnxruntime.get_available_providers()
+
+
+def create_session(model: str | Path | bytes, providers: list[str] | None = None, threads: int | None = None):
+    """An ``onnxruntime.InferenceSession`` for ``model`` (a path or serialized bytes).
+
+    ``providers`` default to the CPU provider; ``threads`` to ONNX Runtime's own choice.
+    """
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise RapSamError(
+            "onnxruntime is not installed", "pip install onnxruntime (or onnxruntime-gpu for CUDA/TensorRT)"
+        ) from err
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    source = os.fspath(model) if isinstance(model, (str, Path)) else model
+    return onnxruntime.InferenceSession(source, options, providers=providers or ["CPUExecutionProvider"])
+
+
+def run(session, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run every output of ``session``; returns them by name."""
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds), strict=True))
