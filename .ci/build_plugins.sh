@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Configure and build the native code (plugins/) into build/ (Release); any compile error fails.
+# RAPSAM_WITH_CUDA=AUTO (default) builds the CUDA kernels where nvcc is found and the CPU
+# reference alone otherwise; CI sets ON so that a missing nvcc or any kernel compile error fails.
+# Extra arguments go to the CMake configure step (e.g. -DTENSORRT_ROOT=/opt/tensorrt).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${RAPSAM_BUILD_DIR:-$root/build}
+jobs=${RAPSAM_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+cmake -S "$root" -B "$build_dir" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DRAPSAM_WITH_CUDA="${RAPSAM_WITH_CUDA:-AUTO}" \
+  -DRAPSAM_WERROR=ON \
+  "$@"
+cmake --build "$build_dir" --parallel "$jobs"
