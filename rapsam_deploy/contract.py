@@ -100,10 +100,13 @@ ADAPTER_OBJECT = GraphSpec(
         _t("mask_logits", "float32", "B", "N", "Hq", "Wf"),
     ),
     # ONNX (and TensorRT) need unique value names; the contract's output ``mask_logits`` would
-    # redefine the input of that name, so the output is ``mask_logits_out``.
+    # redefine the input of that name, so the output is ``mask_logits_out``. ``kernels_out``
+    # (the adapted kernels, an addition to the contract) is what the official video inference
+    # matches queries between clips with.
     outputs=(
         _t("mask_logits_out", "float32", "B", "N", "Hq", "Wf"),
         _t("class_logits", "float32", "B", "N", "K1"),
+        _t("kernels_out", "float32", "B", "N", CHANNELS),
     ),
 )
 ADAPTER_PROMPT = GraphSpec(

@@ -37,6 +37,26 @@ def photo(height: int, width: int, name: str = "astronaut") -> torch.Tensor:
     return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 255)
 
 
+EXPORT_SIZE = (128, 160)
+
+
+@pytest.fixture(scope="session")
+def exported_r18(tmp_path_factory) -> tuple[Path, str]:
+    """r18 exported by the CLI at 128x160 with both variants and precisions, and what it printed."""
+    import contextlib
+    import io
+
+    from rapsam_deploy.cli import export as export_cli
+    from rapsam_deploy.cli.common import run
+
+    output = tmp_path_factory.mktemp("export") / "r18"
+    argv = ["--image-size", *map(str, EXPORT_SIZE), "--variant", "both", "--precision", "both", "--output", str(output)]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert run(export_cli.main, argv) == 0
+    return output, stdout.getvalue()
+
+
 @pytest.fixture(scope="session")
 def r18():
     from rapsam_deploy.model import build_model

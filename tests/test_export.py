@@ -3,8 +3,6 @@ bad input. One export (r18, both variants, both precisions, small size) is share
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import EXPORT_SIZE as TRACE_SIZE
 
 from rapsam_deploy import contract
 from rapsam_deploy.cli import export as export_cli
@@ -27,17 +26,10 @@ from rapsam_deploy.model.checkpoint import sha256_of
 from rapsam_deploy.model.deform_conv import set_deform_impl
 from rapsam_deploy.runtime.ort import create_session, run
 
-TRACE_SIZE = (128, 160)
-
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple[Path, str]:
-    output = tmp_path_factory.mktemp("export") / "r18"
-    argv = ["--backbone", "r18", "--image-size", *map(str, TRACE_SIZE), "--variant", "both", "--precision", "both"]
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        assert run_cli(export_cli.main, [*argv, "--output", str(output)]) == 0
-    return output, stdout.getvalue()
+def exported(exported_r18) -> tuple[Path, str]:
+    return exported_r18
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,29 @@ def test_entry_point_shapes(r18):
         features = r18.forward_encoder(image)
         queries = r18.forward_prompt_encoder(boxes, kinds)
         kernels, masks, classes, iou = r18.forward_decoder(features, queries, r18.prompt_attn_mask(3))
-        obj_masks, obj_classes = r18.forward_adapter_object(features, kernels, masks)
+        obj_masks, obj_classes, obj_kernels = r18.forward_adapter_object(features, kernels, masks)
         prompt_masks, prompt_iou = r18.forward_adapter_prompt(features, kernels)
     k1 = r18.num_classes + 1
     assert features.shape == (2, CHANNELS, 16, 24)
     assert queries.shape == (2, 3, CHANNELS)
     assert kernels.shape == (2, 3, CHANNELS) and masks.shape == (2, 3, 16, 24)
     assert classes.shape == (2, 3, k1) and iou.shape == (2, 3, 1)
-    assert obj_masks.shape == (2, 3, 16, 24) and obj_classes.shape == (2, 3, k1)
+    assert obj_masks.shape == (2, 3, 16, 24) and obj_classes.shape == (2, 3, k1) and obj_kernels.shape == (2, 3, 256)
     assert prompt_masks.shape == (2, 3, 16, 24) and prompt_iou.shape == (2, 3, 1)
     assert r18.object_queries.shape == (100, CHANNELS)
-    for t in (features, queries, kernels, masks, classes, iou, obj_masks, obj_classes, prompt_masks, prompt_iou):
+    for t in (
+        features,
+        queries,
+        kernels,
+        masks,
+        classes,
+        iou,
+        obj_masks,
+        obj_classes,
+        obj_kernels,
+        prompt_masks,
+        prompt_iou,
+    ):
         assert torch.isfinite(t).all()
 
 
@@ -47,7 +59,7 @@ def test_whole_task_forwards_compose_the_entry_points(r18):
         features = r18.forward_encoder(image)
         queries = r18.object_queries[None]
         kernels, masks, _, _ = r18.forward_decoder(features, queries, r18.object_attn_mask())
-        expected = r18.forward_adapter_object(features, kernels, masks)
+        expected = r18.forward_adapter_object(features, kernels, masks)[:2]
         got = r18.forward_panoptic(image)
         prompt_kernels, _, _, _ = r18.forward_decoder(
             features, r18.forward_prompt_encoder(boxes, torch.ones(1, 2, dtype=torch.long)), r18.prompt_attn_mask(2)

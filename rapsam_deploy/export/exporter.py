@@ -180,8 +180,8 @@ def _profiles(image_size: tuple[int, int]) -> dict:
     height, width = image_size
     return {
         "B": {"min": 1, "opt": 1, "max": 2},
-        "H": {"min": 256, "opt": height, "max": max(height, 1344)},
-        "W": {"min": 256, "opt": width, "max": max(width, 1344)},
+        "H": {"min": min(256, height), "opt": height, "max": max(height, 1344)},
+        "W": {"min": min(256, width), "opt": width, "max": max(width, 1344)},
         "N": {"min": 1, "opt": 100, "max": 256},
         "T": {"min": 1, "opt": 1, "max": 5},
     }

@@ -8,6 +8,7 @@ import io
 import logging
 import warnings
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -64,7 +65,19 @@ def trace_to_onnx(
 
 def _name_dims(values: list[onnx.ValueInfoProto], specs) -> None:
     for value, spec in zip(values, specs, strict=True):
-        for dim, symbol in zip(value.type.tensor_type.shape.dim, spec.shape, strict=True):
+        tensor_type = value.type.tensor_type
+        if len(tensor_type.shape.dim) != len(spec.shape):
+            # An output of the fused (plugin) node: the exporter cannot infer its type.
+            tensor_type.elem_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(spec.dtype))
+            del tensor_type.shape.dim[:]
+            for symbol in spec.shape:
+                dim = tensor_type.shape.dim.add()
+                if isinstance(symbol, str):
+                    dim.dim_param = symbol
+                else:
+                    dim.dim_value = symbol
+            continue
+        for dim, symbol in zip(tensor_type.shape.dim, spec.shape, strict=True):
             if isinstance(symbol, str) and dim.HasField("dim_param"):
                 dim.dim_param = symbol
 

@@ -139,12 +139,12 @@ def _object_cases(model: RapSam, name: str, features: Tensor, num_queries: int) 
     queries = model.object_queries[:num_queries].unsqueeze(0).expand(features.shape[0], -1, -1).contiguous()
     decoder = _decoder_case(model, name, features, queries, model.object_attn_mask(num_queries))
     kernels, masks = (torch.from_numpy(decoder.expected[k]) for k in ("kernels", "mask_logits"))
-    adapted_masks, adapted_classes = model.forward_adapter_object(features, kernels, masks)
+    adapted_masks, adapted_classes, adapted_kernels = model.forward_adapter_object(features, kernels, masks)
     adapter = Case(
         name,
         "adapter_object",
         _np(features=features, kernels=kernels, mask_logits=masks),
-        _np(mask_logits_out=adapted_masks, class_logits=adapted_classes),
+        _np(mask_logits_out=adapted_masks, class_logits=adapted_classes, kernels_out=adapted_kernels),
     )
     return [decoder, adapter]
 

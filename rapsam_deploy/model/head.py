@@ -66,11 +66,11 @@ class RapSamHead(nn.Module):
             class_scores, mask_logits, iou, kernels = stage(features, kernels, mask_logits, attn_mask)
         return kernels, mask_logits, class_scores / self.temperature, iou
 
-    def adapt_object(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:
+    def adapt_object(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """features [B,C,Hq,W], kernels [B,N,C], mask_logits [B,N,Hq,W]
-        -> (mask_logits [B,N,Hq,W], class_logits [B,N,K+1])."""
+        -> (mask_logits [B,N,Hq,W], class_logits [B,N,K+1], adapted kernels [B,N,C])."""
         kernels = self.panoptic_attn(mask_logits, features, kernels)
-        return masks_from_kernels(kernels, features), self.classifier(self.panoptic_cls(kernels))
+        return masks_from_kernels(kernels, features), self.classifier(self.panoptic_cls(kernels)), kernels
 
     def adapt_prompt(self, features: Tensor, kernels: Tensor) -> tuple[Tensor, Tensor]:
         """features [B,C,Hq,W], kernels [B,N,C] -> (mask_logits [B,N,Hq,W], iou [B,N,1])."""

@@ -81,8 +81,11 @@ class RapSam(nn.Module):
         (kernels [B,N,C], mask_logits [B,N,Hq,Wf], class_logits [B,N,K+1], iou [B,N,1])."""
         return self.panoptic_head.decode(features, queries, attn_mask)
 
-    def forward_adapter_object(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:
-        """``adapter_object``: -> (mask_logits [B,N,Hq,Wf], class_logits [B,N,K+1])."""
+    def forward_adapter_object(
+        self, features: Tensor, kernels: Tensor, mask_logits: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``adapter_object``: -> (mask_logits [B,N,Hq,Wf], class_logits [B,N,K+1], the adapted
+        kernels [B,N,C], which the official video inference matches clips with)."""
         return self.panoptic_head.adapt_object(features, kernels, mask_logits)
 
     def forward_adapter_prompt(self, features: Tensor, kernels: Tensor) -> tuple[Tensor, Tensor]:
@@ -103,7 +106,8 @@ class RapSam(nn.Module):
     def _decode_objects(self, features: Tensor) -> tuple[Tensor, Tensor]:
         queries = self.object_queries.unsqueeze(0).expand(features.shape[0], -1, -1)
         kernels, mask_logits, _, _ = self.forward_decoder(features, queries, self.object_attn_mask())
-        return self.forward_adapter_object(features, kernels, mask_logits)
+        mask_logits, class_logits, _ = self.forward_adapter_object(features, kernels, mask_logits)
+        return mask_logits, class_logits
 
     def forward_panoptic(self, image: Tensor) -> tuple[Tensor, Tensor]:
         """image [B,3,H,W] -> (mask_logits [B,N,H/4,W/4], class_logits [B,N,K+1]) for the
