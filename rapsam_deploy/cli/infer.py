@@ -1,0 +1,170 @@
+"""``rapsam-infer``: segment images, folders or videos with an exported model; writes overlay PNGs
+and JSON results (COCO RLE masks; COCO-panoptic PNGs for panoptic)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RapSamError
+from .common import run
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+
+EPILOG = """examples:
+  rapsam-infer photo.jpg                                   panoptic, best backend, results in runs/infer
+  rapsam-infer photos/ --backend onnxruntime --output out
+  rapsam-infer photo.jpg --points 320,240 100,80 --boxes 10,20,200,300
+  rapsam-infer clip.mp4 --clip-size 5 --score-thr 0.3
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    from ..runtime.loader import BACKENDS
+
+    p = argparse.ArgumentParser(
+        prog="rapsam-infer", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("inputs", nargs="+", type=Path, help="images, folders of images, or video files")
+    p.add_argument(
+        "--export-dir", type=Path, default=Path("exports/r18"), help="rapsam-export output (default: exports/r18)"
+    )
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="default: auto (fastest available)")
+    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="default: fp32")
+    p.add_argument("--variant", choices=["standard", "plugin"], default="standard", help="default: standard")
+    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime")
+    p.add_argument("--points", nargs="*", default=[], metavar="X,Y", help="point prompts in image pixels")
+    p.add_argument("--boxes", nargs="*", default=[], metavar="X1,Y1,X2,Y2", help="box prompts in image pixels")
+    p.add_argument(
+        "--resize", default=None, metavar="coco|ytvis|long:N",
+        help="coco: fit 1333x800 (images), ytvis: fit 1280x736 (videos), long:N: long side N (default: per task)",
+    )  # fmt: skip
+    p.add_argument("--score-thr", type=float, default=0.3, help="instances drawn and written above this (default: 0.3)")
+    p.add_argument("--clip-size", type=int, help="video: frames per clip T (default: 5, or 3 up to 15 frames)")
+    p.add_argument("--stride", type=int, help="video: frames between clip starts (default: T, no overlap)")
+    p.add_argument("--output", type=Path, default=Path("runs/infer"), help="output folder (default: runs/infer)")
+    return p
+
+
+def _numbers(texts: list[str], count: int, what: str) -> list[list[float]]:
+    values = []
+    for text in texts:
+        try:
+            numbers = [float(v) for v in text.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) != count:
+            raise RapSamError(f"bad {what} {text!r}", f"write each as {count} comma-separated numbers")
+        values.append(numbers)
+    return values
+
+
+def _resize(text: str | None, video: bool):
+    from ..runtime.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
+
+    if text is None:
+        return ResizePolicy(YOUTUBE_VIS_SCALE if video else COCO_SCALE)
+    if text == "coco":
+        return ResizePolicy(COCO_SCALE)
+    if text == "ytvis":
+        return ResizePolicy(YOUTUBE_VIS_SCALE)
+    if text.startswith("long:") and text[5:].isdigit() and int(text[5:]) >= 32:
+        return ResizePolicy(long_side=int(text[5:]))
+    raise RapSamError(f"bad --resize {text!r}", "use coco, ytvis or long:N (e.g. long:1024)")
+
+
+def collect(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Images and videos named or found in the folders given."""
+    images, videos = [], []
+    for path in inputs:
+        if not path.exists():
+            raise RapSamError(f"{path} does not exist", "check the path")
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise RapSamError(f"{path} holds no images", f"images end in {', '.join(sorted(IMAGE_SUFFIXES))}")
+            images += found
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            videos.append(path)
+        else:
+            images.append(path)
+    return images, videos
+
+
+def _image_results(runtime, predictor, path: Path, args, prompts) -> None:
+    from ..runtime import results
+    from ..runtime.postprocess import panoptic_png
+    from ..runtime.preprocess import load_image
+    from ..runtime.visualize import overlay
+
+    names, stem, image = runtime.vocabulary.classes, args.output / path.stem, load_image(path)
+    if prompts:
+        predictor.set_image(image)
+        found = predictor.predict(*prompts)
+        drawn = overlay(image, found.masks, [f"{i:.2f}" for i in found.iou], list(found.prompts))
+        results.write_json(stem.with_suffix(".json"), {"image": str(path), **results.prompt_json(found)})
+    else:
+        (found,) = predictor.predict(image)
+        segments = found.panoptic.segments
+        masks = (
+            np.stack([found.panoptic.id_map == s.id for s in segments])
+            if segments
+            else np.zeros((0, *image.shape[:2]), bool)
+        )
+        drawn = overlay(image, masks, [names[s.label] for s in segments], [s.label for s in segments])
+        results.write_png(args.output / f"{path.stem}_panoptic.png", panoptic_png(found.panoptic.id_map))
+        found.instances = found.instances.select(found.instances.scores > args.score_thr)
+        results.write_json(stem.with_suffix(".json"), {"image": str(path), **results.panoptic_json(found, names)})
+    results.write_png(stem.with_suffix(".png"), drawn)
+
+
+def _video_results(runtime, path: Path, args) -> None:
+    from tqdm import tqdm
+
+    from ..runtime import results
+    from ..runtime.video import VideoPredictor, read_video
+    from ..runtime.visualize import overlay
+
+    names = runtime.vocabulary.classes
+    frames = list(tqdm(read_video(path), desc=f"reading {path.name}", unit="frame"))
+    video = VideoPredictor(runtime, args.clip_size, args.stride, _resize(args.resize, video=True), args.score_thr)
+    rows = []
+    for index, found in enumerate(tqdm(video.predict(frames), desc="writing", unit="frame")):
+        texts = [
+            f"{names[label]} #{track}" for label, track in zip(found.instances.labels, found.track_ids, strict=True)
+        ]
+        drawn = overlay(frames[index], found.instances.masks, texts, [int(t) for t in found.track_ids])
+        results.write_png(args.output / path.stem / f"frame_{index:05d}.png", drawn)
+        rows.append(results.frame_json(index, found, names))
+    results.write_json(args.output / f"{path.stem}.json", {"video": str(path), "frames": rows})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from ..runtime.loader import load
+    from ..runtime.panoptic import PanopticPredictor
+    from ..runtime.prompt import PromptPredictor
+
+    points, boxes = _numbers(args.points, 2, "point"), _numbers(args.boxes, 4, "box")
+    images, videos = collect(args.inputs)
+    runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
+    print(f"backend: {runtime.backend.info.label}; model: {runtime.manifest.model['label']}", file=sys.stderr)
+    prompts = (points or None, boxes or None) if points or boxes else None
+    predictor = (PromptPredictor if prompts else PanopticPredictor)(runtime, _resize(args.resize, video=False))
+    for path in tqdm(images, desc="images", unit="image", disable=not images):
+        _image_results(runtime, predictor, path, args, prompts)
+    for path in videos:
+        _video_results(runtime, path, args)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run(main))

@@ -1,0 +1,82 @@
+"""The ONNX Runtime backend: the exported graphs on the CPU, CUDA or TensorRT execution
+providers, with I/O binding to torch tensors on CUDA (no host copies of the feature maps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..contract import GraphSpec, read_manifest
+from ..errors import RapSamError
+from .backend import Backend, BackendInfo, output_shapes
+from .export_dir import verified_graph
+from .ort import available_providers, create_session
+
+_PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+_NUMPY_TO_TORCH = {np.float32: torch.float32, np.bool_: torch.bool, np.int64: torch.int64}
+
+
+class OnnxRuntimeBackend(Backend):
+    """``provider``: ``cpu``, ``cuda`` or ``tensorrt`` (the last two need onnxruntime-gpu)."""
+
+    def __init__(
+        self,
+        export_dir: str | Path,
+        provider: str = "cpu",
+        precision: str = "fp32",
+        variant: str = "standard",
+        threads: int | None = None,
+    ) -> None:
+        self.export_dir = Path(export_dir)
+        self.manifest = read_manifest(self.export_dir)
+        if provider not in _PROVIDERS:
+            raise RapSamError(f"unknown ONNX Runtime provider {provider!r}", f"use one of {sorted(_PROVIDERS)}")
+        if _PROVIDERS[provider][0] not in available_providers():
+            raise RapSamError(
+                f"ONNX Runtime's {_PROVIDERS[provider][0]} is not available here",
+                "pip install onnxruntime-gpu (with a matching CUDA) for cuda/tensorrt, or use provider cpu",
+            )
+        self.provider, self.precision, self.variant, self.threads = provider, precision, variant, threads
+        self.num_classes = int(self.manifest.model["num_classes"])
+        device = "cpu" if provider == "cpu" else "cuda"
+        self.info = BackendInfo(
+            f"onnxruntime-{provider}" if provider != "cpu" else "onnxruntime", device, precision, variant
+        )
+        self._sessions: dict[str, object] = {}
+
+    def session(self, graph: str):
+        """The graph's session, created (and its file verified) on first use."""
+        if graph not in self._sessions:
+            path = verified_graph(self.export_dir, self.manifest, graph, self.variant, self.precision)
+            self._sessions[graph] = create_session(path, _PROVIDERS[self.provider], self.threads)
+        return self._sessions[graph]
+
+    def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        session = self.session(spec.name)
+        if self.device.type == "cpu":
+            outputs = session.run(spec.output_names, {k: v.contiguous().numpy() for k, v in inputs.items()})
+            return {k: torch.from_numpy(v) for k, v in zip(spec.output_names, outputs, strict=True)}
+        return self._run_bound(session, spec, inputs)
+
+    def _run_bound(self, session, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        binding = session.io_binding()
+        device_id = self.device.index or 0
+        for name, tensor in inputs.items():
+            tensor = tensor.contiguous()
+            inputs[name] = tensor
+            dtype = next(k for k, v in _NUMPY_TO_TORCH.items() if v == tensor.dtype)
+            binding.bind_input(name, "cuda", device_id, dtype, list(tensor.shape), tensor.data_ptr())
+        outputs = {}
+        for name, shape in output_shapes(spec, inputs, self.num_classes).items():
+            out = torch.empty(shape, dtype=torch.float32, device=self.device)
+            binding.bind_output(name, "cuda", device_id, np.float32, list(shape), out.data_ptr())
+            outputs[name] = out
+        torch.cuda.current_stream(self.device).synchronize()
+        session.run_with_iobinding(binding)
+        return outputs

@@ -1,0 +1,65 @@
+"""``PanopticPredictor``: image -> panoptic segmentation + instances (encoder, decoder with the
+100 object queries, object adapter, official post-processing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .loader import Runtime
+from .postprocess import Instances, PanopticConfig, PanopticResult, instances, panoptic
+from .preprocess import COCO_SCALE, ImageMeta, ResizePolicy, preprocess
+
+
+@dataclass
+class PanopticPrediction:
+    """One image's results at its original size."""
+
+    panoptic: PanopticResult
+    instances: Instances
+    meta: ImageMeta
+
+
+def decode_objects(runtime: Runtime, features: torch.Tensor) -> dict[str, torch.Tensor]:
+    """features [B,C,Hq,Wf] -> the object adapter's outputs for the object queries
+    (``mask_logits_out`` [B,N,Hq,Wf], ``class_logits`` [B,N,K+1], ``kernels_out`` [B,N,C])."""
+    backend = runtime.backend
+    queries = runtime.object_queries.unsqueeze(0).expand(features.shape[0], -1, -1).contiguous()
+    attn_mask = torch.zeros(queries.shape[1], queries.shape[1], dtype=torch.bool, device=backend.device)
+    decoded = backend.run("decoder", {"features": features, "queries": queries, "attn_mask": attn_mask})
+    return backend.run(
+        "adapter_object", {"features": features, "kernels": decoded["kernels"], "mask_logits": decoded["mask_logits"]}
+    )
+
+
+class PanopticPredictor:
+    """``predict(images)``: RGB uint8 [H,W,3] images (see ``load_image``) -> one
+    :class:`PanopticPrediction` each. Resize defaults to the COCO test pipeline's."""
+
+    def __init__(
+        self, runtime: Runtime, resize: ResizePolicy | None = None, config: PanopticConfig | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.resize = resize or ResizePolicy(COCO_SCALE)
+        self.config = config or PanopticConfig()
+
+    def predict(self, images: list[np.ndarray] | np.ndarray) -> list[PanopticPrediction]:
+        images = [images] if isinstance(images, np.ndarray) else list(images)
+        batch, metas = preprocess(images, self.resize)
+        backend = self.runtime.backend
+        features = backend.run("encoder", {"image": batch.to(backend.device)})["features"]
+        outputs = decode_objects(self.runtime, features)
+        num_things = self.runtime.vocabulary.num_things
+        results = []
+        for i, meta in enumerate(metas):
+            classes, masks = outputs["class_logits"][i], outputs["mask_logits_out"][i]
+            results.append(
+                PanopticPrediction(
+                    panoptic(classes, masks, meta, num_things, self.config),
+                    instances(classes, masks, meta, num_things, self.config),
+                    meta,
+                )
+            )
+        return results

@@ -1,0 +1,82 @@
+"""Results as JSON (COCO RLE masks), COCO-panoptic PNGs and overlays, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .panoptic import PanopticPrediction
+from .postprocess import Instances, mask_rle
+from .prompt import PromptPrediction
+from .video import FramePrediction
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: dict) -> None:
+    write_atomic(path, (json.dumps(value, indent=1) + "\n").encode())
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise OSError(f"cannot encode {path}")
+    write_atomic(path, encoded.tobytes())
+
+
+def instances_json(found: Instances, names: tuple[str, ...], track_ids: np.ndarray | None = None) -> list[dict]:
+    rows = []
+    for i in range(len(found)):
+        row = {
+            "label": int(found.labels[i]),
+            "name": names[int(found.labels[i])],
+            "score": round(float(found.scores[i]), 5),
+            "box": [round(float(v), 1) for v in found.boxes[i]],
+            "mask": mask_rle(found.masks[i]),
+        }
+        if track_ids is not None:
+            row["track_id"] = int(track_ids[i])
+        rows.append(row)
+    return rows
+
+
+def panoptic_json(prediction: PanopticPrediction, names: tuple[str, ...]) -> dict:
+    segments = [
+        {"id": s.id, "category_id": s.label, "name": names[s.label], "isthing": s.isthing, "score": round(s.score, 5),
+         "area": s.area, "bbox": s.bbox, "iscrowd": 0}
+        for s in prediction.panoptic.segments
+    ]  # fmt: skip
+    return {
+        "size": list(prediction.meta.ori_shape),
+        "segments_info": segments,
+        "instances": instances_json(prediction.instances, names),
+    }
+
+
+def prompt_json(prediction: PromptPrediction) -> dict:
+    return {
+        "masks": [
+            {"prompt": int(p), "iou": round(float(iou), 5), "mask": mask_rle(m)}
+            for m, iou, p in zip(prediction.masks, prediction.iou, prediction.prompts, strict=True)
+        ]
+    }
+
+
+def frame_json(index: int, frame: FramePrediction, names: tuple[str, ...]) -> dict:
+    return {"frame": index, "instances": instances_json(frame.instances, names, frame.track_ids)}

@@ -1,0 +1,277 @@
+"""The TensorRT backend: the engines ``rapsam-build`` wrote, run on torch tensors.
+
+Device memory is torch's: inputs, outputs and each execution context's activation memory are
+tensors from torch's caching allocator, and execution goes on torch streams, so nothing here
+owns a CUDA context. pycuda is left out on purpose: it creates and pushes its own CUDA context,
+which clashes with the primary context that torch (and TensorRT) use in the same process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..contract import GRAPHS, GraphSpec, read_manifest
+from ..errors import RapSamError
+from .backend import GRAPH_SPECS, Backend, BackendInfo, output_shapes
+from .engine_file import (
+    EngineExpectation,
+    EngineFileError,
+    check_engine,
+    default_engine_dir,
+    engine_path,
+    read_engine,
+    rebuild_command,
+)
+from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
+
+# The contract's dtypes (numpy spelling) as TensorRT's DataType names and torch dtypes.
+_TRT_DTYPES = {"float32": "FLOAT", "int64": "INT64", "bool": "BOOL"}
+_TORCH_DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
+
+
+@dataclass
+class _Captured:
+    """A CUDA graph of one execution at fixed shapes, with the static tensors it reads and writes."""
+
+    shapes: tuple[tuple[int, ...], ...]
+    graph: torch.cuda.CUDAGraph
+    inputs: dict[str, torch.Tensor]
+    outputs: dict[str, torch.Tensor]
+
+
+@dataclass
+class _Engine:
+    """One graph's deserialised engine, its execution context and that context's device memory."""
+
+    engine: object
+    context: object
+    memory: torch.Tensor
+    shapes: tuple[tuple[int, ...], ...] | None = None
+    captured: _Captured | None = None
+
+
+def _check_io(engine, spec: GraphSpec, rebuild: str) -> None:
+    """The engine's inputs and outputs are the contract's, with its dtypes (fp32 I/O whatever
+    the precision inside)."""
+    found = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        found[name] = engine.get_tensor_dtype(name).name
+    wanted = {t.name: _TRT_DTYPES[t.dtype] for t in (*spec.inputs, *spec.outputs)}
+    if found != wanted:
+        raise RapSamError(
+            f"the {spec.name} engine's tensors {found} are not the contract's {wanted}", f"rebuild it: {rebuild}"
+        )
+
+
+class TensorRTBackend(Backend):
+    """Runs the contract's graphs with the TensorRT engines of an export directory.
+
+    Args:
+        export_dir: a directory written by ``rapsam-export`` whose engines ``rapsam-build`` built.
+        precision: ``fp16`` or ``fp32`` engines (I/O is fp32 either way).
+        variant: ``standard`` or ``plugin`` (loads ``librapsam_trt_plugin``).
+        device: a CUDA device.
+        cuda_graphs: replay each graph's execution as a CUDA graph while its input shapes stay the
+            same (captured again when they change); inputs are copied into the graph's static
+            buffers and outputs copied out, so results stay valid across calls.
+        engine_dir: where the engines are (default ``EXPORT_DIR/engines/<precision>-<variant>``,
+            ``rapsam-build``'s default).
+        graphs: the graphs whose engines must be there (default: all five).
+
+    The constructor checks every engine's header, and each engine loads on first use through
+    :func:`.engine_file.read_engine`: an engine of another TensorRT version, GPU architecture,
+    plugin library or ONNX graph, or a missing one, is refused with the reason and the
+    ``rapsam-build`` command before TensorRT deserialises anything.
+
+    Every call runs on the backend's own stream, ordered after the caller's current stream and
+    before its later work: TensorRT adds synchronisations on the legacy default stream, which is
+    torch's current stream unless the caller sets one. Not thread-safe: each graph has one
+    execution context.
+    """
+
+    def __init__(
+        self,
+        export_dir: str | Path,
+        precision: str = "fp16",
+        variant: str = "standard",
+        device: str | torch.device = "cuda",
+        cuda_graphs: bool = False,
+        engine_dir: str | Path | None = None,
+        graphs: tuple[str, ...] = tuple(g.name for g in GRAPHS),
+    ) -> None:
+        self._trt = import_tensorrt()
+        device = torch.device(device)
+        if device.type != "cuda":
+            raise RapSamError(f"TensorRT runs on CUDA devices, not {device}", "use device='cuda'")
+        gpu_name, capability = gpu_identity(device.index)
+        device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
+        self.export_dir = Path(export_dir)
+        manifest = read_manifest(export_dir)
+        self.num_classes = int(manifest.model["num_classes"])
+        plugin_sha256 = load_plugin_library() if variant == "plugin" else None
+        self._expect = {
+            graph: EngineExpectation(
+                tensorrt=self._trt.__version__,
+                gpu_name=gpu_name,
+                compute_capability=capability,
+                precision=precision,
+                variant=variant,
+                graph=graph,
+                onnx_sha256=manifest.artifact(graph, variant, precision).sha256,
+                plugin_sha256=plugin_sha256,
+                export_dir=str(export_dir),
+            )
+            for graph in graphs
+        }
+        self.engine_dir = Path(engine_dir) if engine_dir else default_engine_dir(export_dir, precision, variant)
+        self._check_engines()
+        self.cuda_graphs = cuda_graphs
+        detail = f"TensorRT {self._trt.__version__}, {gpu_name}" + (", CUDA graphs" if cuda_graphs else "")
+        self.info = BackendInfo("tensorrt", str(device), precision, variant, detail)
+        self._stream = torch.cuda.Stream(device)
+        self._runtime = self._trt.Runtime(tensorrt_logger())
+        self._engines: dict[str, _Engine] = {}
+
+    def _check_engines(self) -> None:
+        """Every engine's header against this TensorRT, GPU, plugin and export, up front (so that
+        backend selection can fall back at once); the engines themselves load on first use."""
+        paths = {graph: engine_path(self.engine_dir, graph) for graph in self._expect}
+        missing = [graph for graph, path in paths.items() if not path.is_file()]
+        if missing:
+            expect = next(iter(self._expect.values()))
+            raise EngineFileError(
+                f"no TensorRT engines for {', '.join(missing)} in {self.engine_dir}",
+                "build them: " + rebuild_command(self.export_dir, expect.precision, expect.variant, missing),
+            )
+        for graph, path in paths.items():
+            check_engine(path, self._expect[graph])
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    def _engine(self, graph: str) -> _Engine:
+        if graph not in self._engines:
+            self._engines[graph] = self._load(graph)
+        return self._engines[graph]
+
+    def _load(self, graph: str) -> _Engine:
+        trt = self._trt
+        expect = self._expect.get(graph)
+        if expect is None:
+            raise RapSamError(
+                f"this TensorRTBackend was opened for {sorted(self._expect)}, not {graph}",
+                f"pass graphs=(..., {graph!r}) to TensorRTBackend",
+            )
+        _, serialized = read_engine(engine_path(self.engine_dir, graph), expect)
+        with torch.cuda.device(self.device):
+            engine = self._runtime.deserialize_cuda_engine(serialized)
+            if engine is None:
+                raise RapSamError(
+                    f"TensorRT could not deserialise the {graph} engine (its messages are above)",
+                    f"rebuild it: {rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])}",
+                )
+            # USER_MANAGED: the activation memory is a torch tensor sized for the largest shapes.
+            context = engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
+            size = getattr(engine, "device_memory_size_v2", None)
+            size = engine.device_memory_size if size is None else size
+            memory = torch.empty(max(int(size), 1), dtype=torch.uint8, device=self.device)
+            if hasattr(context, "set_device_memory"):
+                context.set_device_memory(memory.data_ptr(), int(size))
+            else:
+                context.device_memory = memory.data_ptr()
+        _check_io(
+            engine, GRAPH_SPECS[graph], rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])
+        )
+        return _Engine(engine, context, memory)
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def _prepared(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Inputs as the engine takes them: on this device, in the contract's dtype, contiguous."""
+        return {
+            t.name: inputs[t.name].to(device=self.device, dtype=_TORCH_DTYPES[t.dtype]).contiguous()
+            for t in spec.inputs
+        }
+
+    def _set_shapes(self, spec: GraphSpec, entry: _Engine, inputs: dict[str, torch.Tensor], expected: dict) -> None:
+        """Set the input shapes when they change, and check TensorRT's output shapes against
+        the contract's once per shape."""
+        shapes = tuple(tuple(t.shape) for t in inputs.values())
+        if shapes == entry.shapes:
+            return
+        entry.shapes = None
+        for name, tensor in inputs.items():
+            if not entry.context.set_input_shape(name, tuple(tensor.shape)):
+                low, _, high = (tuple(d) for d in entry.engine.get_tensor_profile_shape(name, 0))
+                raise RapSamError(
+                    f"{spec.name} input {name} has shape {tuple(tensor.shape)}, outside the engine's profile "
+                    f"(from {low} to {high})",
+                    "rebuild with wider --profile-* ranges: "
+                    + rebuild_command(self.export_dir, self.info.precision, self.info.variant, [spec.name]),
+                )
+        for name, shape in expected.items():
+            engine_shape = tuple(entry.context.get_tensor_shape(name))
+            if engine_shape != shape:
+                raise RapSamError(
+                    f"the {spec.name} engine gives {name} the shape {engine_shape}, the contract {shape}",
+                    "re-export and rebuild: the engine does not follow this rapsam-deploy's contract",
+                )
+        entry.shapes = shapes
+
+    def _execute(self, entry: _Engine, inputs: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:
+        for name, tensor in (*inputs.items(), *outputs.items()):
+            entry.context.set_tensor_address(name, tensor.data_ptr())
+        if not entry.context.execute_async_v3(torch.cuda.current_stream(self.device).cuda_stream):
+            raise RapSamError("TensorRT failed to run the engine (its messages are above)")
+
+    def _capture(self, spec: GraphSpec, entry: _Engine, inputs: dict[str, torch.Tensor], expected: dict) -> _Captured:
+        static_in = {name: tensor.clone() for name, tensor in inputs.items()}
+        static_out = {name: torch.empty(shape, device=self.device) for name, shape in expected.items()}
+        # TensorRT finishes shape-dependent setup in the first enqueue after a shape change,
+        # which must not happen during capture.
+        self._execute(entry, static_in, static_out)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, stream=self._stream):
+                self._execute(entry, static_in, static_out)
+        except RuntimeError as err:
+            raise RapSamError(
+                f"CUDA-graph capture of the {spec.name} engine failed ({err})", "use cuda_graphs=False"
+            ) from err
+        return _Captured(tuple(tuple(t.shape) for t in inputs.values()), graph, static_in, static_out)
+
+    def _replay(self, spec: GraphSpec, entry: _Engine, inputs: dict, expected: dict) -> dict[str, torch.Tensor]:
+        """The captured graph's static outputs after a replay on ``inputs`` (captured first if
+        the shapes are new); the caller copies them out."""
+        shapes = tuple(tuple(t.shape) for t in inputs.values())
+        if entry.captured is None or entry.captured.shapes != shapes:
+            entry.captured = None
+            entry.captured = self._capture(spec, entry, inputs, expected)
+        captured = entry.captured
+        for name, tensor in inputs.items():
+            captured.inputs[name].copy_(tensor)
+        captured.graph.replay()
+        return captured.outputs
+
+    def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        entry = self._engine(spec.name)
+        caller = torch.cuda.current_stream(self.device)
+        inputs = self._prepared(spec, inputs)
+        expected = output_shapes(spec, inputs, self.num_classes)
+        # Allocated on the caller's stream, like every tensor it hands us, so that torch's
+        # allocator reuses their memory only after the caller's stream has waited for ours.
+        outputs = None if self.cuda_graphs else {n: torch.empty(s, device=self.device) for n, s in expected.items()}
+        self._stream.wait_stream(caller)
+        with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
+            self._set_shapes(spec, entry, inputs, expected)
+            if outputs is None:
+                static = self._replay(spec, entry, inputs, expected)
+            else:
+                self._execute(entry, inputs, outputs)
+        caller.wait_stream(self._stream)
+        if outputs is None:
+            outputs = {name: tensor.clone() for name, tensor in static.items()}
+        return outputs

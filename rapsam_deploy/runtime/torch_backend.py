@@ -1,0 +1,71 @@
+"""The PyTorch backend: the reference model itself, on CPU or CUDA, fp32 or fp16 (autocast on CUDA)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..contract import GraphSpec, Manifest, read_manifest
+from ..errors import RapSamError
+from ..model import RapSam, build_model
+from .backend import Backend, BackendInfo
+
+
+def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:
+    """Rebuild the exported model (same checkpoint or same random seed) and check that it is the
+    same weights: its object queries must equal ``object_queries.npy``."""
+    info = manifest.model
+    checkpoint = info.get("checkpoint")
+    if checkpoint and not Path(checkpoint).is_file():
+        raise RapSamError(
+            f"the export was made from {checkpoint}, which is not on this machine",
+            "pass the checkpoint to the torch backend yourself, or use the onnxruntime backend",
+        )
+    model = build_model(info["backbone"], checkpoint, info.get("class_embed"), info.get("seed") or 0)
+    exported = np.load(Path(export_dir) / manifest.object_queries["file"])
+    if not np.array_equal(exported, model.object_queries.detach().float().numpy()):
+        raise RapSamError(
+            f"the rebuilt {info['backbone']} model does not have the exported weights",
+            "pass the same --checkpoint/--class-embed/--seed as the export, or re-export",
+        )
+    return model
+
+
+class TorchBackend(Backend):
+    """Graphs as calls of the reference model's entry points."""
+
+    def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32") -> None:
+        if precision not in ("fp32", "fp16"):
+            raise RapSamError(f"unknown precision {precision!r}", "use fp32 or fp16")
+        if precision == "fp16" and not str(device).startswith("cuda"):
+            raise RapSamError("the torch backend runs fp16 on CUDA only (autocast)", "use --precision fp32 on CPU")
+        self.model = model.to(device).eval()
+        self.precision = precision
+        self.info = BackendInfo("torch", str(torch.device(device)), precision, "standard")
+        self._entry = {
+            "encoder": model.forward_encoder,
+            "prompt_encoder": model.forward_prompt_encoder,
+            "decoder": model.forward_decoder,
+            "adapter_object": model.forward_adapter_object,
+            "adapter_prompt": model.forward_adapter_prompt,
+        }
+
+    @classmethod
+    def from_export(cls, export_dir: str | Path, device: str = "cpu", precision: str = "fp32") -> TorchBackend:
+        return cls(model_from_manifest(read_manifest(export_dir), export_dir), device, precision)
+
+    def _autocast(self):
+        if self.precision == "fp16":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    @torch.no_grad()
+    def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        with self._autocast():
+            outputs = self._entry[spec.name](*inputs.values())
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
+        return {name: out.float() for name, out in zip(spec.output_names, outputs, strict=True)}

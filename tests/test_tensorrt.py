@@ -1,0 +1,613 @@
+"""TensorRT engines: the engine file's header and its checks, the graph the ONNX parser gets, the
+optimisation profiles, the errors on a machine without TensorRT, and (``pytest -m gpu``, with
+TensorRT and a CUDA GPU) engines built and run against ONNX Runtime.
+
+Everything but the ``gpu`` tests runs without TensorRT: a missing TensorRT is simulated by
+hiding the module, so those tests also run where it is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from rapsam_deploy import contract
+from rapsam_deploy.cli import build as build_cli
+from rapsam_deploy.cli.common import run
+from rapsam_deploy.errors import RapSamError
+from rapsam_deploy.runtime import engine_build, tensorrt_env
+from rapsam_deploy.runtime.engine_build import (
+    BuildOptions,
+    axis_ranges,
+    check_build_options,
+    input_profiles,
+    parse_error,
+    prepare_for_parser,
+    progress_monitor,
+)
+from rapsam_deploy.runtime.engine_file import (
+    MAGIC,
+    EngineExpectation,
+    EngineFileError,
+    EngineHeader,
+    check_engine,
+    read_engine,
+    read_header,
+    write_engine,
+)
+
+ENGINE = bytes(range(256)) * 40  # stands in for a serialized engine: the header never looks inside
+DEFAULT_PROFILES = {
+    "B": {"min": 1, "opt": 1, "max": 2},
+    "H": {"min": 256, "opt": 1024, "max": 1344},
+    "W": {"min": 256, "opt": 1024, "max": 1344},
+    "N": {"min": 1, "opt": 100, "max": 256},
+    "T": {"min": 1, "opt": 1, "max": 5},
+}
+
+
+def _header(**changes) -> EngineHeader:
+    fields = {
+        "tensorrt": "10.13.0.35",
+        "gpu_name": "NVIDIA A100-SXM4-80GB",
+        "compute_capability": "sm_80",
+        "precision": "fp16",
+        "variant": "plugin",
+        "graph": "decoder",
+        "onnx_file": "decoder.plugin.fp16.onnx",
+        "onnx_sha256": "a" * 64,
+        "plugin_sha256": "b" * 64,
+        "profile": {"queries": {"min": [1, 1, 256], "opt": [1, 100, 256], "max": [2, 256, 256]}},
+        "rapsam_deploy": "0.1.0",
+        "created": "2026-01-01T00:00:00+00:00",
+    }
+    return EngineHeader(**(fields | changes))
+
+
+def _expect(**changes) -> EngineExpectation:
+    h = _header()
+    fields = {
+        "tensorrt": h.tensorrt,
+        "gpu_name": h.gpu_name,
+        "compute_capability": h.compute_capability,
+        "precision": h.precision,
+        "variant": h.variant,
+        "graph": h.graph,
+        "onnx_sha256": h.onnx_sha256,
+        "plugin_sha256": h.plugin_sha256,
+        "export_dir": "exports/r50",
+    }
+    return EngineExpectation(**(fields | changes))
+
+
+@pytest.fixture
+def engine_file(tmp_path) -> Path:
+    path = tmp_path / "engines" / "fp16-plugin" / "decoder.engine"
+    write_engine(path, _header(), ENGINE)
+    return path
+
+
+# ---- engine file -------------------------------------------------------------------------
+
+
+def test_header_round_trip(engine_file):
+    header, engine = read_engine(engine_file, _expect())
+    assert bytes(engine) == ENGINE
+    assert header == dataclasses.replace(_header(), engine_bytes=len(ENGINE), engine_sha256=header.engine_sha256)
+    assert len(header.engine_sha256) == 64
+    assert read_header(engine_file) == header == check_engine(engine_file, _expect())
+    assert engine_file.read_bytes().startswith(MAGIC)
+    # Written atomically: no temporary file is left beside it, and a rewrite replaces it whole.
+    write_engine(engine_file, _header(tensorrt="11.1.0.106"), ENGINE[:100])
+    assert read_header(engine_file).engine_bytes == 100
+    assert [p.name for p in engine_file.parent.iterdir()] == ["decoder.engine"]
+
+
+REBUILD = "rapsam-build exports/r50 --precision fp16 --variant plugin --graphs decoder --force"
+
+
+@pytest.mark.parametrize(
+    ("expect", "message"),
+    [
+        (_expect(tensorrt="11.1.0.106"), "built with TensorRT 10.13.0.35 but this is TensorRT 11.1.0.106"),
+        (
+            _expect(compute_capability="sm_90", gpu_name="NVIDIA H100 80GB HBM3"),
+            "built for sm_80 (NVIDIA A100-SXM4-80GB) but this GPU is sm_90 (NVIDIA H100 80GB HBM3)",
+        ),
+        (_expect(plugin_sha256="c" * 64), "plugin library changed"),
+        (_expect(onnx_sha256="d" * 64), "the ONNX graph changed since"),
+        (_expect(precision="fp32"), "it is the fp16 plugin-variant decoder engine, not the fp32 plugin-variant"),
+    ],
+    ids=["tensorrt", "gpu", "plugin", "graph", "precision"],
+)
+def test_mismatch_is_explained_before_deserialising(engine_file, expect, message):
+    for check in (read_engine, check_engine):
+        with pytest.raises(EngineFileError) as error:
+            check(engine_file, expect)
+        assert message in str(error.value)
+        assert "cannot run here" in str(error.value)
+        rebuild = REBUILD.replace("fp16", expect.precision)
+        assert error.value.fix == f"rebuild it: {rebuild}"
+
+
+def test_every_mismatch_is_named_at_once(engine_file):
+    with pytest.raises(EngineFileError) as error:
+        read_engine(engine_file, _expect(tensorrt="11.1.0.106", compute_capability="sm_90", plugin_sha256="c" * 64))
+    assert str(error.value).count(";") == 2
+
+
+def test_standard_engines_record_no_plugin(tmp_path):
+    path = tmp_path / "encoder.engine"
+    write_engine(path, _header(variant="standard", graph="encoder", plugin_sha256=None), ENGINE)
+    header, _ = read_engine(path, _expect(variant="standard", graph="encoder", plugin_sha256=None))
+    assert header.plugin_sha256 is None
+
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated engine":
+        data = data[:-10]
+    elif how == "truncated header":
+        data = data[: len(MAGIC) + 10]
+    elif how == "flipped engine byte":
+        data[-5] ^= 0xFF
+    elif how == "corrupt header":
+        start = len(MAGIC) + 4
+        data[start : start + 1] = b"#"
+    elif how == "bare TensorRT plan":
+        data = bytearray(b"ftrt" + ENGINE)
+    elif how == "newer format":
+        start = len(MAGIC) + 4
+        length = int.from_bytes(data[len(MAGIC) : start], "little")
+        raw = json.loads(data[start : start + length])
+        blob = json.dumps(raw | {"version": 99}).encode()
+        data = bytearray(MAGIC + len(blob).to_bytes(4, "little") + blob + ENGINE)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("truncated engine", "is truncated: its header says 10240 engine bytes, the file has 10230"),
+        ("truncated header", "is truncated or corrupt"),
+        ("flipped engine byte", "is corrupt: the engine's sha256 differs"),
+        ("corrupt header", "has a corrupt header"),
+        ("bare TensorRT plan", "is not a rapsam-deploy engine file"),
+        ("newer format", "engine file of format version 99"),
+    ],
+)
+def test_damaged_files_are_refused(engine_file, how, message):
+    _damage(engine_file, how)
+    with pytest.raises(EngineFileError) as error:
+        read_engine(engine_file, _expect())
+    assert message in str(error.value)
+    assert "rapsam-build" in error.value.fix
+
+
+def test_missing_engine_names_the_build_command(tmp_path):
+    with pytest.raises(EngineFileError) as error:
+        read_engine(tmp_path / "decoder.engine", _expect())
+    assert "no TensorRT engine for decoder" in str(error.value)
+    assert error.value.fix == f"build it: {REBUILD}"
+
+
+# ---- the graph the ONNX parser gets -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plugin_decoder(r18) -> onnx.ModelProto:
+    """The decoder in its plugin form, made by the exporter's own steps at a small size."""
+    from rapsam_deploy.export.fused_function import attach_fused_function
+    from rapsam_deploy.export.graphs import GRAPH_MODULES
+    from rapsam_deploy.export.onnx_export import DEFORM_CONV_OPSET, export_graph
+    from rapsam_deploy.model.kernel_updator import set_fused_impl
+
+    set_fused_impl(r18, "op")
+    try:
+        model = export_graph(GRAPH_MODULES["decoder"](r18), contract.DECODER, (64, 64), DEFORM_CONV_OPSET)
+    finally:
+        set_fused_impl(r18, "torch")
+    attach_fused_function(model, DEFORM_CONV_OPSET)
+    return model
+
+
+def _fused_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    return [n for n in model.graph.node if (n.domain, n.op_type) == (contract.FUSED_OP_DOMAIN, contract.FUSED_OP_NAME)]
+
+
+def test_parser_gets_the_plugin_nodes_without_the_local_function(plugin_decoder, tmp_path):
+    assert [(f.domain, f.name) for f in plugin_decoder.functions] == [
+        (contract.FUSED_OP_DOMAIN, contract.FUSED_OP_NAME)
+    ]
+    prepared = prepare_for_parser(plugin_decoder)
+
+    assert list(prepared.functions) == []
+    assert len(plugin_decoder.functions) == 1, "the original model is left as it was"
+    nodes = _fused_nodes(prepared)
+    assert len(nodes) == 3  # one per decoder stage
+    for node in nodes:
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attributes["plugin_namespace"] == b"rapsam"
+        assert attributes["plugin_version"] == b"1"
+        assert len(node.input) == 3 + len(contract.FUSED_OP_WEIGHTS)
+    assert [n.name for n in prepared.graph.node] == [n.name for n in plugin_decoder.graph.node]
+    assert (contract.FUSED_OP_DOMAIN, contract.FUSED_OP_VERSION) in {
+        (o.domain, o.version) for o in prepared.opset_import
+    }
+    onnx.checker.check_model(prepared, full_check=True)
+
+    # What build_engine hands the parser: the plugin form without the function, other files as they are.
+    path = tmp_path / "decoder.plugin.onnx"
+    onnx.save(plugin_decoder, path)
+    parsed = onnx.load_from_string(engine_build._parser_bytes(path, "plugin"))
+    assert list(parsed.functions) == [] and len(_fused_nodes(parsed)) == 3
+    assert engine_build._parser_bytes(path, "standard") == path.read_bytes()
+
+
+# ---- optimisation profiles --------------------------------------------------------------
+
+
+def test_profiles_per_input_follow_the_contract():
+    ranges = axis_ranges(DEFAULT_PROFILES)
+    assert ranges["Hf"] == (64, 256, 336) and ranges["Hq"] == (64, 256, 1680)
+    decoder = input_profiles(contract.DECODER, ranges)
+    assert decoder["features"] == {"min": [1, 256, 64, 64], "opt": [1, 256, 256, 256], "max": [2, 256, 1680, 336]}
+    assert decoder["queries"] == {"min": [1, 1, 256], "opt": [1, 100, 256], "max": [2, 256, 256]}
+    assert decoder["attn_mask"] == {"min": [1, 1], "opt": [100, 100], "max": [256, 256]}
+    encoder = input_profiles(contract.ENCODER, ranges)
+    assert encoder["image"] == {"min": [1, 3, 256, 256], "opt": [1, 3, 1024, 1024], "max": [2, 3, 1344, 1344]}
+    assert input_profiles(contract.PROMPT_ENCODER, ranges)["prompt_kinds"]["max"] == [2, 256]
+    assert set(input_profiles(contract.ADAPTER_OBJECT, ranges)) == set(contract.ADAPTER_OBJECT.input_names)
+
+
+@pytest.mark.parametrize(
+    ("axis", "values", "message"),
+    [
+        ("H", {"min": 250, "opt": 1024, "max": 1344}, "multiples of 32"),
+        ("N", {"min": 10, "opt": 5, "max": 256}, "need 1 <= min <= opt <= max"),
+        ("B", {"min": 0, "opt": 1, "max": 2}, "need 1 <= min <= opt <= max"),
+    ],
+)
+def test_impossible_profiles_are_refused(axis, values, message):
+    with pytest.raises(RapSamError, match=message):
+        axis_ranges(DEFAULT_PROFILES | {axis: values})
+
+
+# ---- build options and the machine without TensorRT ------------------------------------
+
+
+@pytest.fixture
+def small_export(tmp_path) -> Path:
+    """An export directory with a manifest of fp32 standard graphs (the files are not needed
+    before TensorRT parses them)."""
+    artifacts = [
+        contract.Artifact(
+            graph=spec.name,
+            file=spec.file_name,
+            variant="standard",
+            precision="fp32",
+            sha256="0" * 64,
+            bytes=0,
+            opset=19,
+            inputs=[],
+            outputs=[],
+        )
+        for spec in contract.GRAPHS
+    ]
+    manifest = contract.Manifest(
+        model={"num_classes": 133},
+        image={},
+        prompts={},
+        vocabulary={},
+        profiles=DEFAULT_PROFILES,
+        object_queries={},
+        artifacts=artifacts,
+        validation={},
+        tools={},
+        created="2026-01-01T00:00:00+00:00",
+    )
+    export = tmp_path / "export"
+    export.mkdir()
+    contract.write_manifest(manifest, export)
+    return export
+
+
+@pytest.fixture
+def no_tensorrt(monkeypatch):
+    """Make ``import tensorrt`` fail, as on a machine without it."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+
+
+def test_build_options_are_checked_before_any_work(small_export):
+    manifest = contract.read_manifest(small_export)
+    with pytest.raises(RapSamError, match="no standard/fp16 encoder graph"):
+        check_build_options(BuildOptions(small_export, precision="fp16"), manifest)
+    with pytest.raises(RapSamError, match="unknown graphs"):
+        check_build_options(BuildOptions(small_export, precision="fp32", graphs=("neck",)), manifest)
+    options = BuildOptions(small_export, precision="fp32", graphs=("decoder",))
+    assert options.engine_dir == small_export / "engines" / "fp32-standard"
+    options.engine_dir.mkdir(parents=True)
+    (options.engine_dir / "decoder.engine").write_bytes(b"old")
+    with pytest.raises(RapSamError, match="engines exist") as error:
+        check_build_options(options, manifest)
+    assert "--force" in error.value.fix
+    check_build_options(dataclasses.replace(options, force=True), manifest)
+
+
+def test_rapsam_build_without_tensorrt_says_what_to_install(small_export, no_tensorrt):
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = run(build_cli.main, [str(small_export), "--precision", "fp32", "--profile-batch", "1", "1", "4"])
+    assert code == 1
+    message = stderr.getvalue()
+    assert message.startswith("error: TensorRT is not available here")
+    assert "pip install tensorrt-cu12" in message and "TensorRT container" in message
+    assert "Traceback" not in message
+    assert not (small_export / "engines").exists()
+
+
+def test_rapsam_build_help_works_without_tensorrt(no_tensorrt):
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout), pytest.raises(SystemExit) as exit_:
+        build_cli.main(["--help"])
+    assert exit_.value.code == 0
+    assert "--profile-frames" in stdout.getvalue() and "EXPORT_DIR" in stdout.getvalue()
+
+
+def test_tensorrt_backend_without_tensorrt_says_what_to_install(small_export, no_tensorrt):
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    with pytest.raises(RapSamError, match="TensorRT is not available here") as error:
+        TensorRTBackend(small_export, precision="fp32")
+    assert "pip install tensorrt" in error.value.fix
+
+
+# ---- progress and parse errors (TensorRT's callbacks and objects, imitated) ---------------
+
+
+class _Base:
+    def __init__(self) -> None:
+        pass
+
+
+def test_progress_monitor_shows_outer_phases_and_cancels_on_ctrl_c():
+    lines: list[str] = []
+    monitor = progress_monitor(SimpleNamespace(IProgressMonitor=_Base), lines.append)
+    monitor.phase_start("Building engine", None, 3)
+    monitor.phase_start("Tactic selection", "Building engine", 20)
+    monitor.phase_start("Timing layer", "Tactic selection", 5)  # third level: not shown
+    for step in range(20):
+        assert monitor.step_complete("Tactic selection", step)
+    monitor.phase_finish("Timing layer")
+    monitor.phase_finish("Tactic selection")
+    assert lines[0] == "  Building engine (3 steps)"
+    assert lines[1] == "    Tactic selection (20 steps)"
+    assert "    Tactic selection: 2/20" in lines and "    Tactic selection: 18/20" in lines
+    assert not any("Timing layer" in line for line in lines)
+    assert lines[-1].startswith("    Tactic selection: done (")
+
+    def interrupted(line: str) -> None:
+        raise KeyboardInterrupt
+
+    cancelling = progress_monitor(SimpleNamespace(IProgressMonitor=_Base), interrupted)
+    cancelling.phase_start("Building engine", None, 100)
+    assert cancelling.cancelled and not cancelling.step_complete("Building engine", 0)
+    assert progress_monitor(SimpleNamespace(), print) is None
+
+
+def test_parse_errors_name_the_node():
+    def error(node: int, name: str, operator: str, desc: str):
+        return SimpleNamespace(
+            node=lambda: node, node_name=lambda: name, node_operator=lambda: operator, code=lambda: "UNSUPPORTED_NODE",
+            desc=lambda: desc,
+        )  # fmt: skip
+
+    errors = [error(7, "node_DeformConv_7", "DeformConv", "ModulatedDeformConv2d plugin was not found")]
+    parser = SimpleNamespace(num_errors=1, get_error=lambda i: errors[i])
+    failure = parse_error(parser, Path("encoder.onnx"))
+    assert "TensorRT could not parse encoder.onnx" in str(failure)
+    assert "node 7 'node_DeformConv_7' (DeformConv): UNSUPPORTED_NODE: ModulatedDeformConv2d" in str(failure)
+    assert "--deform-conv decomposed" in failure.fix
+    errors[0] = error(3, "fused_0", contract.FUSED_OP_NAME, "plugin not found")
+    assert "librapsam_trt_plugin" in parse_error(parser, Path("decoder.plugin.onnx")).fix
+
+
+# ---- GPU: engines built and run (pytest -m gpu, with TensorRT) --------------------------
+
+
+def _tensorrt_and_gpu() -> str | None:
+    """Why the engine tests cannot run here, or None."""
+    try:
+        tensorrt_env.import_tensorrt()
+    except RapSamError as err:
+        return str(err.what)
+    if not torch.cuda.is_available():
+        return "no CUDA GPU"
+    return None
+
+
+_SKIP = _tensorrt_and_gpu()
+needs_tensorrt = pytest.mark.skipif(_SKIP is not None, reason=f"needs TensorRT and a CUDA GPU: {_SKIP}")
+SMALL_PROFILES = {
+    "B": {"min": 1, "opt": 1, "max": 2},
+    "H": {"min": 64, "opt": 64, "max": 128},
+    "W": {"min": 64, "opt": 96, "max": 128},
+    "N": {"min": 1, "opt": 10, "max": 100},
+    "T": {"min": 1, "opt": 1, "max": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def gpu_export(tmp_path_factory) -> Path:
+    from rapsam_deploy.export import export_model
+
+    output = tmp_path_factory.mktemp("trt") / "r18"
+    export_model(
+        output=output,
+        image_size=(64, 96),
+        variants=("standard", "plugin"),
+        precisions=("fp32", "fp16"),
+        validate=False,
+        log=lambda line: None,
+    )
+    return output
+
+
+@functools.cache
+def _build(export: Path, precision: str, variant: str) -> None:
+    """Build the export's engines once per precision and variant (small profiles: fast builds)."""
+    options = BuildOptions(export, precision=precision, variant=variant, profiles=SMALL_PROFILES, force=True)
+    engine_build.build_engines(options, log=lambda line: None)
+
+
+def _plugin_or_skip() -> None:
+    from rapsam_deploy.plugins import PluginLibraryError, trt_plugin_library_path
+
+    try:
+        trt_plugin_library_path()
+    except PluginLibraryError as err:
+        pytest.skip(f"the TensorRT plugin is not built: {err.what}")
+
+
+def _cases(export: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Inputs for every graph, chained through ONNX Runtime fp32 as the predictors chain them:
+    a real photo, the object queries, and three prompts."""
+    from conftest import photo
+
+    from rapsam_deploy.runtime.ort import create_session
+    from rapsam_deploy.runtime.ort import run as ort_run
+
+    image = photo(64, 96).numpy()
+    features = ort_run(create_session(export / "encoder.onnx"), {"image": image})["features"]
+    queries = np.load(export / contract.OBJECT_QUERIES_FILE)[None]
+    n = queries.shape[1]
+    decoder = {"features": features, "queries": queries, "attn_mask": np.zeros((n, n), dtype=bool)}
+    decoded = ort_run(create_session(export / "decoder.onnx"), decoder)
+    boxes = np.array([[[0.1, 0.1, 0.4, 0.5], [0.5, 0.2, 0.9, 0.9], [0.45, 0.45, 0.55, 0.55]]], dtype=np.float32)
+    return {
+        "encoder": {"image": image},
+        "prompt_encoder": {"prompt_boxes": boxes, "prompt_kinds": np.ones((1, 3), dtype=np.int64)},
+        "decoder": decoder,
+        "adapter_object": {"features": features, "kernels": decoded["kernels"], "mask_logits": decoded["mask_logits"]},
+        "adapter_prompt": {"features": features, "kernels": decoded["kernels"][:, :3]},
+    }
+
+
+def _reference(export: Path, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    from rapsam_deploy.runtime.ort import create_session
+    from rapsam_deploy.runtime.ort import run as ort_run
+
+    return ort_run(create_session(export / f"{graph}.onnx"), inputs)
+
+
+def _assert_close(ours: dict[str, torch.Tensor], reference: dict[str, np.ndarray], precision: str, what: str) -> None:
+    from rapsam_deploy.export.validate import THRESHOLDS
+
+    limit = THRESHOLDS[precision]
+    for name, expected in reference.items():
+        got = ours[name].float().cpu().numpy()
+        assert got.shape == expected.shape, f"{what} {name}"
+        max_rel = float(np.abs(got - expected).max()) / max(float(np.abs(expected).max()), 1e-12)
+        assert max_rel <= limit.max_rel, f"{what} {name}: max rel {max_rel:.2e}"
+        if name.startswith("mask_logits"):
+            agreement = float(((got > 0) == (expected > 0)).mean())
+            assert agreement >= limit.sign_agreement, f"{what} {name}: mask sign agreement {agreement:.5f}"
+
+
+def _on_gpu(inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v).cuda() for k, v in inputs.items()}
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_engines_match_onnx_runtime(gpu_export, precision):
+    """fp32 engines within the export's fp32 limits of ONNX Runtime fp32 (TF32 off); fp16 engines
+    within its fp16 limits."""
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    _build(gpu_export, precision, "standard")
+    backend = TensorRTBackend(gpu_export, precision=precision)
+    for graph, inputs in _cases(gpu_export).items():
+        outputs = backend.run(graph, _on_gpu(inputs))
+        assert all(t.device.type == "cuda" and t.dtype == torch.float32 for t in outputs.values())
+        _assert_close(outputs, _reference(gpu_export, graph, inputs), precision, f"{precision} {graph}")
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+def test_plugin_engines_match_standard_engines(gpu_export):
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    _plugin_or_skip()
+    _build(gpu_export, "fp32", "standard")
+    _build(gpu_export, "fp32", "plugin")
+    standard = TensorRTBackend(gpu_export, precision="fp32", variant="standard")
+    plugin = TensorRTBackend(gpu_export, precision="fp32", variant="plugin")
+    header = read_header(gpu_export / "engines" / "fp32-plugin" / "decoder.engine")
+    assert header.plugin_sha256 is not None and header.variant == "plugin"
+    for graph in ("decoder", "adapter_object"):
+        inputs = _on_gpu(_cases(gpu_export)[graph])
+        reference = {k: v.cpu().numpy() for k, v in standard.run(graph, inputs).items()}
+        _assert_close(plugin.run(graph, inputs), reference, "fp32", f"plugin {graph}")
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+def test_cuda_graphs_give_the_same_outputs_and_recapture_on_new_shapes(gpu_export):
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    _build(gpu_export, "fp32", "standard")
+    eager = TensorRTBackend(gpu_export, precision="fp32")
+    graphs = TensorRTBackend(gpu_export, precision="fp32", cuda_graphs=True)
+    small = _on_gpu(_cases(gpu_export)["adapter_prompt"])
+    large = {k: torch.cat([v, v.flip(-1)]) for k, v in small.items()}  # batch 2: a new shape
+    for inputs in (small, small, large, small):
+        ours, expected = graphs.run("adapter_prompt", inputs), eager.run("adapter_prompt", inputs)
+        for name in expected:
+            torch.testing.assert_close(ours[name], expected[name], rtol=1e-5, atol=1e-5)
+    # Results stay valid after later calls: they are copies of the graph's static outputs.
+    kept = {name: tensor.clone() for name, tensor in ours.items()}
+    graphs.run("adapter_prompt", {k: v + 1 for k, v in small.items()})
+    assert all(torch.equal(ours[name], kept[name]) for name in kept)
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+def test_engine_from_another_tensorrt_is_refused_with_the_rebuild_command(gpu_export, tmp_path):
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    _build(gpu_export, "fp32", "standard")
+    engines = tmp_path / "engines"
+    shutil.copytree(gpu_export / "engines" / "fp32-standard", engines)
+    path = engines / "adapter_prompt.engine"
+    header, engine = read_engine(
+        path, TensorRTBackend(gpu_export, "fp32", engine_dir=engines)._expect["adapter_prompt"]
+    )
+    write_engine(path, dataclasses.replace(header, tensorrt="10.0.0.6"), engine)
+    with pytest.raises(EngineFileError, match=r"built with TensorRT 10\.0\.0\.6 but this is TensorRT") as error:
+        TensorRTBackend(gpu_export, precision="fp32", engine_dir=engines)
+    assert "rapsam-build" in error.value.fix and "--graphs adapter_prompt" in error.value.fix
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+def test_shapes_outside_the_profile_are_explained(gpu_export):
+    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+
+    _build(gpu_export, "fp32", "standard")
+    backend = TensorRTBackend(gpu_export, precision="fp32")
+    with pytest.raises(RapSamError, match="outside the engine's profile"):
+        backend.run("encoder", {"image": torch.zeros(1, 3, 256, 256, device="cuda")})
