@@ -32,6 +32,9 @@ def create_session(model: str | Path | bytes, providers: list[str] | None = None
         ) from err
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    # Idle ONNX Runtime threads spin by default, taking the cores from the torch pre/post-processing
+    # that runs between graphs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     source = os.fspath(model) if isinstance(model, (str, Path)) else model

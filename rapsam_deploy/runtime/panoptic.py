@@ -46,11 +46,22 @@ class PanopticPredictor:
         self.config = config or PanopticConfig()
 
     def predict(self, images: list[np.ndarray] | np.ndarray) -> list[PanopticPrediction]:
+        batch, metas = self.prepare(images)
+        return self.finish(self.infer(batch), metas)
+
+    def prepare(self, images: list[np.ndarray] | np.ndarray) -> tuple[torch.Tensor, list[ImageMeta]]:
+        """Pre-processing: the encoder's input [B,3,Hp,Wp] on the backend's device, and metas."""
         images = [images] if isinstance(images, np.ndarray) else list(images)
         batch, metas = preprocess(images, self.resize)
-        backend = self.runtime.backend
-        features = backend.run("encoder", {"image": batch.to(backend.device)})["features"]
-        outputs = decode_objects(self.runtime, features)
+        return batch.to(self.runtime.backend.device), metas
+
+    def infer(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The graphs: encoder, decoder, object adapter."""
+        features = self.runtime.backend.run("encoder", {"image": batch})["features"]
+        return decode_objects(self.runtime, features)
+
+    def finish(self, outputs: dict[str, torch.Tensor], metas: list[ImageMeta]) -> list[PanopticPrediction]:
+        """Post-processing of each image: panoptic merge and instances at the original size."""
         num_things = self.runtime.vocabulary.num_things
         results = []
         for i, meta in enumerate(metas):

@@ -77,22 +77,36 @@ class PromptPredictor:
     def set_image(self, image: np.ndarray) -> None:
         """Encode an RGB uint8 [H,W,3] image once for the prompts that follow."""
         batch, (meta,) = preprocess([image], self.resize)
-        backend = self.runtime.backend
-        self._features = backend.run("encoder", {"image": batch.to(backend.device)})["features"]
+        self.encode(batch.to(self.runtime.backend.device), meta)
+
+    def encode(self, batch: torch.Tensor, meta: ImageMeta) -> None:
+        """The encoder graph on a pre-processed image [1,3,Hp,Wp]."""
+        self._features = self.runtime.backend.run("encoder", {"image": batch})["features"]
         self._meta = meta
 
     def predict(self, points=None, boxes=None) -> PromptPrediction:
         """``points`` [P,2] (x, y) and/or ``boxes`` [Q,4] (x1, y1, x2, y2), original pixels."""
+        return self.finish(self.infer(self.prompts(points, boxes)))
+
+    def prompts(self, points=None, boxes=None) -> torch.Tensor:
+        """Pre-processing of prompts: [1,N,4] normalised boxes on the backend's device."""
         if self._features is None:
             raise RapSamError("no image set", "call set_image(image) first")
+        boxes = torch.from_numpy(prompt_boxes(points, boxes, self._meta)).float()[None]
+        return boxes.to(self.runtime.backend.device)
+
+    def infer(self, normalised: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The graphs: prompt encoder, decoder (prompts see only themselves), prompt adapter."""
         backend = self.runtime.backend
-        normalised = torch.from_numpy(prompt_boxes(points, boxes, self._meta)).float()[None].to(backend.device)
         count = normalised.shape[1]
         kinds = torch.full((1, count), contract.PROMPT_KIND_DEFAULT, dtype=torch.int64, device=backend.device)
         queries = backend.run("prompt_encoder", {"prompt_boxes": normalised, "prompt_kinds": kinds})["queries"]
         attn_mask = ~torch.eye(count, dtype=torch.bool, device=backend.device)
         decoded = backend.run("decoder", {"features": self._features, "queries": queries, "attn_mask": attn_mask})
-        adapted = backend.run("adapter_prompt", {"features": self._features, "kernels": decoded["kernels"]})
+        return backend.run("adapter_prompt", {"features": self._features, "kernels": decoded["kernels"]})
+
+    def finish(self, adapted: dict[str, torch.Tensor]) -> PromptPrediction:
+        """Post-processing: masks at the original size, best predicted IoU first."""
         iou = adapted["iou"][0, :, 0].float().cpu()
         order = iou.argsort(descending=True)
         masks = upsample_masks(adapted["mask_logits"][0][order], self._meta) > 0

@@ -37,14 +37,15 @@ def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:
 class TorchBackend(Backend):
     """Graphs as calls of the reference model's entry points."""
 
-    def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32") -> None:
+    def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> None:
         if precision not in ("fp32", "fp16"):
             raise RapSamError(f"unknown precision {precision!r}", "use fp32 or fp16")
         if precision == "fp16" and not str(device).startswith("cuda"):
             raise RapSamError("the torch backend runs fp16 on CUDA only (autocast)", "use --precision fp32 on CPU")
         self.model = model.to(device).eval()
         self.precision = precision
-        self.info = BackendInfo("torch", str(torch.device(device)), precision, "standard")
+        name = "torch-compile" if compile else "torch"
+        self.info = BackendInfo(name, str(torch.device(device)), precision, "standard")
         self._entry = {
             "encoder": model.forward_encoder,
             "prompt_encoder": model.forward_prompt_encoder,
@@ -52,10 +53,15 @@ class TorchBackend(Backend):
             "adapter_object": model.forward_adapter_object,
             "adapter_prompt": model.forward_adapter_prompt,
         }
+        if compile:
+            # Static shapes: inductor recompiles per input shape, as engines need profiles.
+            self._entry = {graph: torch.compile(fn, dynamic=False) for graph, fn in self._entry.items()}
 
     @classmethod
-    def from_export(cls, export_dir: str | Path, device: str = "cpu", precision: str = "fp32") -> TorchBackend:
-        return cls(model_from_manifest(read_manifest(export_dir), export_dir), device, precision)
+    def from_export(
+        cls, export_dir: str | Path, device: str = "cpu", precision: str = "fp32", compile: bool = False
+    ) -> TorchBackend:
+        return cls(model_from_manifest(read_manifest(export_dir), export_dir), device, precision, compile)
 
     def _autocast(self):
         if self.precision == "fp16":

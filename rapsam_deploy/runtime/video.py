@@ -20,6 +20,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import RapSamError
+from ..model.video import stack_frames
 from .loader import Runtime
 from .panoptic import decode_objects
 from .postprocess import Instances, PanopticConfig, instances
@@ -102,28 +103,37 @@ class VideoPredictor:
         self.score_thr = score_thr
         self.config = config or PanopticConfig()
 
-    def _features(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, ImageMeta]:
-        backend = self.runtime.backend
+    def prepare(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, ImageMeta]:
+        """Pre-processing: [T,3,Hp,Wp] (on the CPU) and the frames' common meta."""
+        if not frames:
+            raise RapSamError("the video has no frames")
         batch, metas = preprocess(frames, self.resize)
         if len({m.ori_shape for m in metas}) > 1:
             raise RapSamError("the frames of a video must all have one size")
+        return batch, metas[0]
+
+    def encode(self, batch: torch.Tensor) -> torch.Tensor:
+        """The encoder graph on every frame, a few at a time: [T,3,Hp,Wp] -> [T,C,Hf,Wf]."""
+        backend = self.runtime.backend
         parts = [
             backend.run("encoder", {"image": batch[i : i + ENCODER_BATCH].to(backend.device)})["features"]
-            for i in range(0, len(frames), ENCODER_BATCH)
+            for i in range(0, len(batch), ENCODER_BATCH)
         ]
-        return torch.cat(parts), metas[0]
+        return torch.cat(parts)
 
-    def predict(self, frames: Iterable[np.ndarray]) -> list[FramePrediction]:
-        frames = list(frames)
-        if not frames:
-            raise RapSamError("the video has no frames")
-        features, meta = self._features(frames)  # [T,C,Hf,Wf]
-        total = len(frames)
+    def decode(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clips through the tube path, matched and stitched: video class logits [N,K+1] and
+        masks [N,T,Hf,Wf]."""
+        total = features.shape[0]
         clip = self.clip_size or (CLIP_SIZE if total > SMALL_VIDEO_FRAMES else CLIP_SIZE_SMALL)
         clip = min(clip, total)
         overlap = clip - (self.stride or clip)
-        classes, masks = self._clips(features, video_split(total, clip, overlap), overlap)
-        return self._frames(classes, masks, meta)
+        return self._clips(features, video_split(total, clip, overlap), overlap)
+
+    def predict(self, frames: Iterable[np.ndarray]) -> list[FramePrediction]:
+        batch, meta = self.prepare(list(frames))
+        classes, masks = self.decode(self.encode(batch))
+        return self.finish(classes, masks, meta)
 
     def _clips(self, features: torch.Tensor, ends: list[int], overlap: int) -> tuple[torch.Tensor, torch.Tensor]:
         """features [T,C,Hf,Wf] -> video class logits [N,K+1] and masks [N,T,Hf,Wf] in the first
@@ -131,7 +141,7 @@ class VideoPredictor:
         class_sum, mask_parts, previous, start = None, [], None, 0
         for index, end in enumerate(ends):
             frames = end - start
-            stacked = features[start:end].permute(1, 0, 2, 3).flatten(1, 2)[None]  # [1,C,T*Hf,Wf]
+            stacked = stack_frames(features[start:end], frames)  # [1,C,T*Hf,Wf]
             out = decode_objects(self.runtime, stacked)
             classes, kernels = out["class_logits"][0], out["kernels_out"][0]
             masks = out["mask_logits_out"][0].unflatten(1, (frames, -1))  # [N,T,Hf,Wf]
@@ -143,7 +153,8 @@ class VideoPredictor:
             previous, start = kernels, end - overlap
         return class_sum / len(ends), torch.cat(mask_parts, dim=1)
 
-    def _frames(self, classes: torch.Tensor, masks: torch.Tensor, meta: ImageMeta) -> list[FramePrediction]:
+    def finish(self, classes: torch.Tensor, masks: torch.Tensor, meta: ImageMeta) -> list[FramePrediction]:
+        """Post-processing: each frame's instances at the original size, with track IDs."""
         num_things = self.runtime.vocabulary.num_things
         num_classes = classes.shape[-1] - 1
         results = []

@@ -1,0 +1,1 @@
+"""``rapsam-bench``: latency, FPS, FLOPs and parity of every backend against the PyTorch reference."""

@@ -1,0 +1,169 @@
+"""``report.json``, ``report.md`` and PNG charts of a benchmark run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# The paper's Table 3 (RAP-SAM, COCO, A100) for the figures we could read: parameters and FLOPs.
+PAPER = {"r18": {"params_m": 22.8, "gflops": 60.5}, "r50": {"params_m": 47.2, "gflops": 123.0}}
+# The official research code (PyTorch, mmcv deformable conv) on the 2-core CPU machines of this
+# project, r18/r50 at 1024x1024, 2 threads: as stated in the benchmark's issue, not measured by us.
+OFFICIAL_CPU_S = {"r18": 1.48, "r50": 3.9}
+TARGETS = {"onnxruntime_vs_torch": 1.5, "fraction_of_peak": 0.4, "vs_official": 2.0}
+
+
+def _ok(report: dict, **match) -> list[dict]:
+    return [r for r in report["results"] if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())]
+
+
+def _target(backbone: str, target: str, want: str, measured: float | str, met: bool) -> dict:
+    return {"backbone": backbone, "target": target, "want": want, "measured": measured, "met": met}
+
+
+def targets(report: dict) -> list[dict]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    rows = []
+    for backbone in report["models"]:
+        panoptic = _ok(report, backbone=backbone, task="panoptic")
+        if not panoptic:
+            continue
+        best = max(panoptic, key=lambda r: r["fps"])
+        by_backend = {r["backend"]: r for r in panoptic if r["precision"] == "fp32"}
+        if "torch" in by_backend and "onnxruntime" in by_backend:
+            ratio = by_backend["onnxruntime"]["fps"] / by_backend["torch"]["fps"]
+            target = "ONNX Runtime CPU FPS / torch eager FPS"
+            rows.append(_target(backbone, target, ">= 1.5", round(ratio, 2), ratio >= TARGETS["onnxruntime_vs_torch"]))
+        fraction = best["fraction_of_peak"]
+        target = f"achieved GFLOP/s of the best backend ({best['backend']}) / matmul peak"
+        rows.append(_target(backbone, target, ">= 40%", f"{fraction:.0%}", fraction >= TARGETS["fraction_of_peak"]))
+        official = OFFICIAL_CPU_S.get(backbone)
+        if official and best["device"] == "cpu" and report["config"]["image_size"] == [1024, 1024]:
+            speedup = official / (best["latency"]["mean_ms"] / 1e3)
+            target = f"speed-up of {best['backend']} over the official code ({official} s per image)"
+            rows.append(_target(backbone, target, ">= 2x", f"{speedup:.2f}x", speedup >= TARGETS["vs_official"]))
+    return rows
+
+
+def _parity_text(parity: dict) -> str:
+    keys = [k for k in parity if k.endswith("agreement") or k.endswith("iou")]
+    worst_abs = max((v for k, v in parity.items() if k.endswith("_max_abs")), default=0.0)
+    return ", ".join([f"max abs {worst_abs:.2g}"] + [f"{k.replace('_', ' ')} {parity[k]:.4f}" for k in keys])
+
+
+def markdown(report: dict) -> str:
+    machine = report["machine"]
+    gpu = machine["gpu"]["name"] if machine["gpu"] else "none"
+    lines = [
+        "# rapsam-bench report",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores ({machine['threads']} threads used), GPU: {gpu}; "
+        f"torch {machine['versions'].get('torch')}, onnxruntime {machine['versions'].get('onnxruntime', '-')}; "
+        f"commit {machine['git_commit'] or 'unknown'}; {report['created']}.",
+        f"Input: {report['config']['image_size'][0]}x{report['config']['image_size'][1]} (H x W), batch "
+        f"{report['config']['batch']}; {report['config']['warmup']} warm-up, then >= {report['config']['iters']} "
+        f"iterations and >= {report['config']['min_time_s']} s per measurement. Matmul peak (measured): "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in report["peaks"].items())
+        + ".",
+        "",
+    ]
+    for backbone, model in report["models"].items():
+        lines += [f"## {backbone}: {model['label']}", ""]
+        lines += [f"Parameters: {model['params']['total'] / 1e6:.2f} M. GFLOPs per iteration (2 per multiply-add): "
+                  + ", ".join(f"{t} {g:.1f}" for t, g in model["gflops"].items()) + ".", ""]  # fmt: skip
+        header = ["task", "backend", "precision", "mean ms", "p50", "p90", "p99", "FPS", "stages (mean ms)"]
+        header += ["peak memory", "GFLOP/s", "% of peak", "parity vs torch fp32"]
+        lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for r in (r for r in report["results"] if r["backbone"] == backbone):
+            if r["status"] != "ok":
+                lines.append(f"| {r['task']} | {r['backend']} | {r['precision']} | not run: {r['reason']} |" + "|" * 10)
+                continue
+            lat = r["latency"]
+            stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages_ms"].items())
+            memory = f"{r['peak_rss_mib']:.0f} MiB RSS" + (
+                f", {r['peak_cuda_mib']:.0f} MiB CUDA" if r["peak_cuda_mib"] else ""
+            )
+            lines.append(
+                f"| {r['task']} | {r['backend']} | {r['precision']} | {lat['mean_ms']:.1f} ± {lat['std_ms']:.1f} | "
+                f"{lat['p50_ms']:.1f} | {lat['p90_ms']:.1f} | {lat['p99_ms']:.1f} | {r['fps']:.2f} | {stages} | "
+                f"{memory} | "
+                f"{r['achieved_gflops_per_s']:.0f} | {r['fraction_of_peak']:.0%} | {_parity_text(r['parity'])} |"
+            )
+        lines.append("")
+    lines += ["## Targets", "", "| backbone | target | want | measured | met |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {t['backbone']} | {t['target']} | {t['want']} | {t['measured']} | {'yes' if t['met'] else 'no'} |"
+        for t in targets(report)
+    ]
+    lines += [
+        "",
+        "## The paper (RAP-SAM, Table 3, A100 GPU: not comparable with CPU figures)",
+        "",
+        "| model | params (M) | GFLOPs | FPS |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| RAP-SAM {b} | {p['params_m']} | {p['gflops']} | not in the material we could read |"
+        for b, p in PAPER.items()
+    ]
+    lines += [
+        "",
+        "Prompt rows time one extra prompt batch after `set_image` (its cost is in `setup_ms` of report.json); video "
+        "rows one clip of frames. Stage times are synchronised wall times of pre-processing, each graph and "
+        "post-processing; they sum to at most the end-to-end time. Weights are random unless the model line names a "
+        "checkpoint: speed does not depend on them.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def charts(report: dict, out: Path) -> list[Path]:
+    """latency_by_stage.png (stacked bars per backend and task) and fps_vs_gflops.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report["results"] if r["status"] == "ok"]
+    paths = []
+    if not rows:
+        return paths
+    labels = [f"{r['backbone']} {r['task']}\n{r['backend']} {r['precision']}" for r in rows]
+    stages = sorted({s for r in rows for s in r["stages_ms"]})
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4.5))
+    bottom = [0.0] * len(rows)
+    for stage in stages:
+        values = [r["stages_ms"].get(stage, 0.0) for r in rows]
+        ax.bar(labels, values, bottom=bottom, label=stage)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.plot(labels, [r["latency"]["mean_ms"] for r in rows], "k_", markersize=25, label="end to end")
+    ax.set_ylabel("ms per iteration")
+    ax.set_title("Latency by backend and stage")
+    ax.legend(fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    paths.append(out / "latency_by_stage.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for r, label in zip(rows, labels, strict=True):
+        ax.scatter(r["gflops"], r["fps"])
+        ax.annotate(label.replace("\n", " "), (r["gflops"], r["fps"]), fontsize=6)
+    ax.set_xlabel("GFLOPs per iteration")
+    ax.set_ylabel("FPS (iterations per second)")
+    ax.set_title("FPS vs GFLOPs")
+    fig.tight_layout()
+    paths.append(out / "fps_vs_gflops.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def write_report(report: dict, out: Path) -> list[Path]:
+    """Write report.json, report.md and the charts into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    report["targets"] = targets(report)
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    (out / "report.md").write_text(markdown(report))
+    return [out / "report.json", out / "report.md", *charts(report, out)]

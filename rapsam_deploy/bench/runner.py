@@ -1,0 +1,234 @@
+"""Runs every requested backend x precision x task on the same inputs and collects the figures."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import RapSamError
+from ..model.complexity import parameter_counts
+from ..runtime.loader import load
+from ..runtime.torch_backend import TorchBackend
+from .machine import PeakMemory, machine, matmul_peak
+from .tasks import TASKS, Task, TaskConfig, flops_of_task, make_task
+from .timing import TimedBackend, run_iterations
+
+CPU_BACKENDS = ("torch", "torch-compile", "onnxruntime")
+GPU_BACKENDS = ("torch-cuda", "onnxruntime-cuda", "tensorrt")
+# torch.compile recompiles for every input shape (~1 min per graph on a 2-core CPU): by
+# default only the panoptic task, which is what the paper's FPS measure.
+COMPILE_DEFAULT_TASKS = ("panoptic",)
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    """What ``rapsam-bench`` measures; defaults are ``rapsam-bench --backbone r18``."""
+
+    backbones: tuple[str, ...] = ("r18",)
+    backends: tuple[str, ...] | None = None  # None: every backend available here
+    precisions: tuple[str, ...] | None = None  # None: fp32, and fp16 on a GPU
+    tasks: tuple[str, ...] = TASKS
+    image_size: tuple[int, int] = (1024, 1024)
+    batch: int = 1
+    warmup: int = 1
+    iters: int = 3
+    min_time_s: float = 5.0
+    threads: int | None = None
+    export_dirs: dict[str, Path] = field(default_factory=dict)
+    out: Path = Path("runs/bench")
+    num_prompts: int = 5
+    video_frames: int = 3
+
+
+def default_backends() -> tuple[str, ...]:
+    return CPU_BACKENDS + (GPU_BACKENDS if torch.cuda.is_available() else ())
+
+
+def default_precisions() -> tuple[str, ...]:
+    return ("fp32", "fp16") if torch.cuda.is_available() else ("fp32",)
+
+
+def _backend(name: str, export_dir: Path, precision: str, threads: int | None, log: Log):
+    from ..runtime.loader import create_backend
+
+    if name == "tensorrt":
+        _build_engines(export_dir, precision, log)
+    if name == "torch-compile":
+        return TorchBackend.from_export(export_dir, "cpu", precision, compile=True)
+    if name == "torch-cuda-compile":
+        return TorchBackend.from_export(export_dir, "cuda", precision, compile=True)
+    return create_backend(name, export_dir, precision, "standard", threads)
+
+
+def _build_engines(export_dir: Path, precision: str, log: Log) -> None:
+    """Build the TensorRT engines the bench needs unless they are there (TensorRT missing is
+    reported by the import, as a backend that cannot run)."""
+    from ..runtime.engine_build import BuildOptions, build_engines
+    from ..runtime.engine_file import engine_path
+    from ..runtime.tensorrt_env import import_tensorrt
+
+    import_tensorrt()
+    options = BuildOptions(export_dir=export_dir, precision=precision)
+    if not all(engine_path(options.engine_dir, g).is_file() for g in options.graphs):
+        build_engines(options, log=lambda line: log("  " + line))
+
+
+def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ...], log: Log) -> Path:
+    """Reuse ``--export-dir``, or export (without validation: the bench measures parity) once."""
+    if backbone in config.export_dirs:
+        return config.export_dirs[backbone]
+    from ..contract import read_manifest
+    from ..export import export_model
+
+    directory = config.out / "exports" / backbone
+    if (directory / "manifest.json").is_file():
+        manifest = read_manifest(directory)
+        have = {a.precision for a in manifest.artifacts}
+        if manifest.image["trace_size"] == list(config.image_size) and set(precisions) <= have:
+            log(f"reusing {directory}")
+            return directory
+    log(f"exporting {backbone} to {directory} (random weights, {config.image_size}) ...")
+    export_model(
+        backbone=backbone,
+        output=directory,
+        image_size=config.image_size,
+        precisions=precisions,
+        validate=False,
+        force=True,
+        log=lambda line: log("  " + line),
+    )
+    return directory
+
+
+def _measure(task: Task, config: BenchConfig) -> dict:
+    with PeakMemory() as memory:
+        setup = task.setup()
+        total, stages = run_iterations(task.step, config.warmup, config.iters, config.min_time_s)
+    stats = total.to_json()
+    return {
+        "latency": stats,
+        "fps": 1e3 / stats["mean_ms"] * (config.batch if task.name == "panoptic" else 1),
+        "stages_ms": {name: s.to_json()["mean_ms"] for name, s in stages.items()},
+        "setup_ms": setup,
+        "peak_rss_mib": memory.rss_mib,
+        "peak_cuda_mib": memory.cuda_mib,
+    }
+
+
+def run_bench(config: BenchConfig, log: Log = print) -> dict:
+    """Measure everything; returns the report (``report.json`` content)."""
+    threads = config.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    backends = config.backends or default_backends()
+    precisions = config.precisions or default_precisions()
+    log(f"measuring the matmul peak ({threads} threads) ...")
+    peaks = {"cpu_fp32_gflops": matmul_peak("cpu")}
+    if torch.cuda.is_available():
+        peaks["cuda_fp32_gflops"] = matmul_peak("cuda")
+        peaks["cuda_fp16_gflops"] = matmul_peak("cuda", torch.float16, size=4096)
+    report = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(threads),
+        "peaks": peaks,
+        "config": {
+            "image_size": list(config.image_size),
+            "batch": config.batch,
+            "warmup": config.warmup,
+            "iters": config.iters,
+            "min_time_s": config.min_time_s,
+            "num_prompts": config.num_prompts,
+            "video_frames": config.video_frames,
+        },
+        "models": {},
+        "results": [],
+    }
+    task_config = TaskConfig(config.image_size, config.batch, config.num_prompts, config.video_frames)
+    for backbone in config.backbones:
+        export_dir = _ensure_export(backbone, config, precisions, log)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        reference = load(export_dir, TimedBackend(TorchBackend.from_export(export_dir, device)))
+        model = reference.backend.inner.model
+        report["models"][backbone] = {
+            "label": reference.manifest.model["label"],
+            "params": parameter_counts(model),
+            "gflops": {task: flops_of_task(model, task, task_config) for task in config.tasks},
+        }
+        references = {}
+        for task in config.tasks:
+            references[task] = make_task(task, reference, task_config)
+            references[task].setup()
+            references[task].step()
+        for name in backends:
+            for precision in precisions:
+                report["results"] += _run_backend(
+                    name, precision, backbone, export_dir, config, task_config, references, report, threads, log
+                )
+    return report
+
+
+def _run_backend(
+    name: str,
+    precision: str,
+    backbone: str,
+    export_dir: Path,
+    config: BenchConfig,
+    task_config: TaskConfig,
+    references: dict[str, Task],
+    report: dict,
+    threads: int,
+    log: Log,
+) -> list[dict]:
+    rows = []
+    base = {"backbone": backbone, "backend": name, "precision": precision}
+    try:
+        started = time.perf_counter()
+        runtime = load(export_dir, TimedBackend(_backend(name, export_dir, precision, threads, log)))
+        load_s = time.perf_counter() - started
+    except (RapSamError, ImportError, RuntimeError) as err:
+        reason = str(err).splitlines()[0]
+        log(f"{backbone} {name} {precision}: not run ({reason})")
+        return [base | {"task": task, "status": "not run", "reason": reason} for task in config.tasks]
+    for task in config.tasks:
+        if name.endswith("compile") and task not in COMPILE_DEFAULT_TASKS and config.backends is None:
+            reason = "torch.compile recompiles per shape (about a minute per graph here); ask with --backends"
+            rows.append(base | {"task": task, "status": "not run", "reason": reason})
+            continue
+        log(f"{backbone} {runtime.backend.info.label}: {task} ...")
+        try:
+            bench = make_task(task, runtime, task_config)
+            started = time.perf_counter()
+            bench.setup()
+            bench.step()
+            first_s = time.perf_counter() - started
+            figures = _measure(bench, config)
+        except (RapSamError, RuntimeError) as err:
+            reason = str(err).splitlines()[0]
+            log(f"  not run ({reason})")
+            rows.append(base | {"task": task, "status": "not run", "reason": reason})
+            continue
+        gflops = report["models"][backbone]["gflops"][task]
+        peak = report["peaks"][
+            "cpu_fp32_gflops" if runtime.backend.device.type == "cpu" else f"cuda_{precision}_gflops"
+        ]
+        achieved = gflops / (figures["latency"]["mean_ms"] / 1e3)
+        row = base | {
+            "task": task,
+            "status": "ok",
+            "device": runtime.backend.info.device,
+            "load_s": load_s,
+            "first_iteration_s": first_s,
+            **figures,
+            "gflops": gflops,
+            "achieved_gflops_per_s": achieved,
+            "fraction_of_peak": achieved / peak,
+            "parity": bench.parity(references[task]),
+        }
+        log(f"  {row['latency']['mean_ms']:.1f} ms mean, {row['fps']:.2f} FPS, {achieved:.0f} GFLOP/s")
+        rows.append(row)
+    return rows

@@ -1,0 +1,102 @@
+"""``rapsam-bench``: FPS, latency per stage, memory, FLOPs and parity of every backend available here
+against the PyTorch reference, on the same inputs; writes report.json, report.md and charts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..model.backbones import backbone_names
+from .common import run, table
+
+EPILOG = """examples:
+  rapsam-bench --backbone r18                          every backend here, all tasks, 1024x1024
+  rapsam-bench --backbones r18,r50 --task panoptic --iters 20
+  rapsam-bench --backbone r18 --backends onnxruntime,torch --export-dir exports/r18
+
+The default size, 1024x1024, is the setting the paper's speed figures and SAM users take.
+"""
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def parser() -> argparse.ArgumentParser:
+    from ..bench.runner import CPU_BACKENDS, GPU_BACKENDS
+    from ..bench.tasks import TASKS
+
+    p = argparse.ArgumentParser(
+        prog="rapsam-bench", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("--backbone", "--backbones", dest="backbones", type=_csv, default=("r18",),
+                   help=f"comma-separated: {','.join(backbone_names())} (default: r18)")  # fmt: skip
+    p.add_argument("--backends", type=_csv, help=f"comma-separated from {','.join(CPU_BACKENDS + GPU_BACKENDS)} "
+                   "(default: every one available here; others are listed as not run)")  # fmt: skip
+    p.add_argument("--precision", type=_csv, help="fp32,fp16 (default: fp32, plus fp16 on a GPU)")
+    p.add_argument("--task", default="all", choices=[*TASKS, "all"], help="default: all")
+    p.add_argument("--image-size", type=int, nargs=2, default=(1024, 1024), metavar=("H", "W"),
+                   help="input size, multiples of 32 (default: 1024 1024, the paper's speed setting)")  # fmt: skip
+    p.add_argument("--batch", type=int, default=1, help="images per panoptic iteration (default: 1)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed iterations first (default: 1)")
+    p.add_argument("--iters", type=int, default=3, help="at least this many timed iterations (default: 3)")
+    p.add_argument("--min-time", type=float, default=5.0, help="and at least this many seconds (default: 5)")
+    p.add_argument("--prompts", type=int, default=5, help="prompts per prompt batch (default: 5)")
+    p.add_argument("--frames", type=int, default=3, help="frames per video clip (default: 3)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's, the cores)")
+    p.add_argument("--export-dir", type=Path, help="reuse this export (one backbone) instead of exporting")
+    p.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default: runs/bench)")
+    return p
+
+
+def _figures(row: dict) -> list[str]:
+    if row["status"] != "ok":
+        return ["not run", "", row["reason"][:60]]
+    return [f"{row['latency']['mean_ms']:.1f}", f"{row['fps']:.2f}", f"{row['fraction_of_peak']:.0%}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from ..bench.report import write_report
+    from ..bench.runner import BenchConfig, run_bench
+    from ..bench.tasks import TASKS
+    from ..errors import RapSamError
+
+    unknown = [b for b in args.backbones if b not in backbone_names()]
+    if unknown:
+        raise RapSamError(f"unknown backbone {unknown[0]!r}", f"use {', '.join(backbone_names())}")
+    if args.export_dir and len(args.backbones) != 1:
+        raise RapSamError("--export-dir holds one backbone", "pass one --backbone with it")
+    if any(s % 32 or s <= 0 for s in args.image_size):
+        raise RapSamError(f"--image-size {args.image_size[0]} {args.image_size[1]}: multiples of 32 please")
+    config = BenchConfig(
+        backbones=args.backbones,
+        backends=args.backends,
+        precisions=args.precision,
+        tasks=TASKS if args.task == "all" else (args.task,),
+        image_size=tuple(args.image_size),
+        batch=args.batch,
+        warmup=args.warmup,
+        iters=args.iters,
+        min_time_s=args.min_time,
+        threads=args.threads,
+        export_dirs={args.backbones[0]: args.export_dir} if args.export_dir else {},
+        out=args.out,
+        num_prompts=args.prompts,
+        video_frames=args.frames,
+    )
+    report = run_bench(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    paths = write_report(report, args.out)
+    rows = [[r["backbone"], r["task"], r["backend"], r["precision"], *_figures(r)] for r in report["results"]]
+    print(table(rows, ["backbone", "task", "backend", "precision", "mean ms", "FPS", "% peak / reason"]))
+    for target in report["targets"]:
+        verdict = "met" if target["met"] else "MISSED"
+        print(f"target {target['target']}: {target['measured']} (want {target['want']}): {verdict}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run(main))

@@ -1,0 +1,71 @@
+"""rapsam-bench on a tiny configuration: outputs, consistent figures, backends not run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXPORT_SIZE
+
+from rapsam_deploy.bench.report import write_report
+from rapsam_deploy.bench.runner import BenchConfig, run_bench
+from rapsam_deploy.cli import bench as bench_cli
+from rapsam_deploy.cli.common import run as run_cli
+
+
+@pytest.fixture(scope="module")
+def report(exported_r18, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    config = BenchConfig(
+        backends=("torch", "onnxruntime", "tensorrt"),
+        image_size=EXPORT_SIZE,
+        warmup=1,
+        iters=2,
+        min_time_s=0.0,
+        export_dirs={"r18": exported_r18[0]},
+        out=out,
+        num_prompts=3,
+        video_frames=2,
+    )
+    result = run_bench(config, log=lambda line: None)
+    return result, write_report(result, out)
+
+
+def test_writes_json_markdown_and_charts(report):
+    _, paths = report
+    assert [p.name for p in paths] == ["report.json", "report.md", "latency_by_stage.png", "fps_vs_gflops.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert json.loads(paths[0].read_text())["machine"]["cpu"]
+    markdown = paths[1].read_text()
+    assert "## Targets" in markdown and "A100" in markdown and "random weights" in markdown
+
+
+def test_figures_are_positive_and_consistent(report):
+    result, _ = report
+    done = [r for r in result["results"] if r["status"] == "ok"]
+    assert {(r["backend"], r["task"]) for r in done} == {
+        (b, t) for b in ("torch", "onnxruntime") for t in ("panoptic", "prompt", "video")
+    }
+    for row in done:
+        latency = row["latency"]
+        assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+        assert row["fps"] > 0 and row["gflops"] > 0 and row["fraction_of_peak"] > 0
+        assert row["peak_rss_mib"] > 0
+        assert 0 < sum(row["stages_ms"].values()) <= latency["mean_ms"] * 1.02, row["stages_ms"]
+        assert {"pre", "post"} <= row["stages_ms"].keys()
+    parity = {(r["backend"], r["task"]): r["parity"] for r in done}
+    assert parity[("torch", "panoptic")]["mask_logits_out_max_abs"] == 0.0
+    assert parity[("onnxruntime", "panoptic")]["mask_sign_agreement"] > 0.99
+    assert result["models"]["r18"]["params"]["total"] == 20827445
+
+
+def test_unavailable_backend_is_listed_with_its_reason(report):
+    result, _ = report
+    rows = [r for r in result["results"] if r["backend"] == "tensorrt"]
+    assert len(rows) == 3 and all(r["status"] == "not run" and r["reason"] for r in rows)
+
+
+def test_cli_rejects_bad_options(capsys):
+    assert run_cli(bench_cli.main, ["--backbone", "r101"]) == 1
+    assert "unknown backbone" in capsys.readouterr().err
+    assert run_cli(bench_cli.main, ["--image-size", "100", "128"]) == 1
