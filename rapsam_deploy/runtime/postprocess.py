@@ -78,7 +78,10 @@ def upsample_masks(mask_logits: Tensor, meta: ImageMeta) -> Tensor:
         return mask_logits.new_zeros((0, *meta.ori_shape), dtype=torch.float32)
     logits = F.interpolate(mask_logits[None].float(), size=meta.pad_shape, mode="bilinear", align_corners=False)
     logits = logits[:, :, : meta.img_shape[0], : meta.img_shape[1]]
-    return F.interpolate(logits, size=meta.ori_shape, mode="bilinear", align_corners=False)[0]
+    if meta.img_shape != meta.ori_shape:
+        # Resizing to the same size is the identity (every output pixel centre is an input's).
+        logits = F.interpolate(logits, size=meta.ori_shape, mode="bilinear", align_corners=False)
+    return logits[0]
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:
@@ -94,40 +97,43 @@ def mask_boxes(masks: np.ndarray) -> np.ndarray:
 def panoptic(
     class_logits: Tensor, mask_logits: Tensor, meta: ImageMeta, num_things: int, config: PanopticConfig
 ) -> PanopticResult:
-    """class_logits [N,K+1], mask_logits [N,Hf,Wf] of one image -> :class:`PanopticResult`."""
+    """class_logits [N,K+1], mask_logits [N,Hf,Wf] of one image -> :class:`PanopticResult`.
+
+    The official per-query loop, vectorised: a pixel has one owner, so the queries' decisions
+    are independent and each takes a few whole-image passes instead of one pass per query."""
     num_classes = class_logits.shape[-1] - 1
     scores, labels = F.softmax(class_logits.float(), dim=-1).max(dim=-1)
     keep = labels.ne(num_classes) & (scores > config.object_mask_thr)
     scores, labels = scores[keep], labels[keep]
-    probs = upsample_masks(mask_logits[keep], meta).sigmoid()
     id_map = np.zeros(meta.ori_shape, dtype=np.int32)
     result = PanopticResult(id_map)
     if len(labels) == 0:
         return result
+    probs = upsample_masks(mask_logits[keep], meta).sigmoid()
     owner = (scores.view(-1, 1, 1) * probs).argmax(dim=0)
+    mask_area = torch.bincount(owner.flatten(), minlength=len(labels))
+    original_area = (probs >= 0.5).flatten(1).sum(dim=1)
+    ratio = mask_area.double() / original_area.clamp(min=1).double()  # in double, as the official's Python
+    accepted = (mask_area > 0) & (original_area > 0) & (ratio >= config.iou_thr)
+    segment_of = torch.zeros(len(labels) + 1, dtype=torch.int32)  # query -> segment id, 0 = none
     stuff_ids: dict[int, int] = {}
-    for k in range(len(labels)):
-        label = int(labels[k])
-        mask = owner == k
-        mask_area = int(mask.sum())
-        original_area = int((probs[k] >= 0.5).sum())
-        if config.filter_low_score:
-            mask &= probs[k] >= 0.5
-        if mask_area == 0 or original_area == 0 or mask_area / original_area < config.iou_thr:
-            continue
-        isthing = label < num_things
+    for k in torch.nonzero(accepted).flatten().tolist():
+        label, isthing = int(labels[k]), int(labels[k]) < num_things
         if not isthing and label in stuff_ids:
-            segment_id = stuff_ids[label]
-        else:
-            segment_id = len(result.segments) + 1
-            result.segments.append(Segment(segment_id, label, isthing, float(scores[k]), 0, []))
-            if not isthing:
-                stuff_ids[label] = segment_id
-        id_map[mask.cpu().numpy()] = segment_id
+            segment_of[k] = stuff_ids[label]
+            continue
+        segment_of[k] = len(result.segments) + 1
+        result.segments.append(Segment(len(result.segments) + 1, label, isthing, float(scores[k]), 0, []))
+        if not isthing:
+            stuff_ids[label] = int(segment_of[k])
+    pixels = segment_of[owner.cpu()]
+    if config.filter_low_score:
+        pixels[probs.gather(0, owner[None])[0].cpu() < 0.5] = 0
+    id_map[:] = pixels.numpy()
+    areas = np.bincount(id_map.ravel(), minlength=len(result.segments) + 1)
     for segment in result.segments:
-        pixels = id_map == segment.id
-        segment.area = int(pixels.sum())
-        x1, y1, x2, y2 = mask_boxes(pixels[None])[0]
+        segment.area = int(areas[segment.id])
+        x1, y1, x2, y2 = mask_boxes((id_map == segment.id)[None])[0]
         segment.bbox = [int(x1), int(y1), int(x2 - x1), int(y2 - y1)]
     result.segments = [s for s in result.segments if s.area > 0]
     return result
@@ -145,13 +151,13 @@ def instances(
     things = labels < num_things
     top_scores, labels, queries = top_scores[things], labels[things], queries[things]
     unique, inverse = torch.unique(queries, return_inverse=True)
-    full = upsample_masks(mask_logits[unique], meta)[inverse]
-    binary = full > 0
+    logits = upsample_masks(mask_logits[unique], meta)  # each query once, however many classes it has
+    binary = logits > 0
     area = binary.flatten(1).sum(1)
-    mask_scores = (full.sigmoid() * binary).flatten(1).sum(1) / (area + 1e-6)
-    det_scores = top_scores * mask_scores
+    mask_scores = (logits.sigmoid() * binary).flatten(1).sum(1) / (area + 1e-6)
+    det_scores = top_scores * mask_scores[inverse]
     order = det_scores.argsort(descending=True)
-    masks = binary[order].cpu().numpy()
+    masks = binary[inverse[order]].cpu().numpy()
     return Instances(
         masks,
         labels[order].cpu().numpy(),
