@@ -84,14 +84,21 @@ def upsample_masks(mask_logits: Tensor, meta: ImageMeta) -> Tensor:
     return logits[0]
 
 
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
+def _first(hits: Tensor) -> Tensor:
+    """Index of the first True per row of [M,L] (0 for rows without one)."""
+    return torch.where(hits.any(1), hits.float().argmax(1), 0)
+
+
+def _end(hits: Tensor) -> Tensor:
+    """One past the index of the last True per row of [M,L] (0 for rows without one)."""
+    return torch.where(hits.any(1), hits.shape[1] - hits.flip(1).float().argmax(1), 0)
+
+
+def mask_boxes(masks: np.ndarray | Tensor) -> np.ndarray:
     """[M,H,W] bool -> [M,4] x1 y1 x2 y2 of each mask's pixels (x2, y2 exclusive; zeros if empty)."""
-    boxes = np.zeros((len(masks), 4), dtype=np.float32)
-    for i, mask in enumerate(masks):
-        ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        if len(ys):
-            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
-    return boxes
+    masks = torch.as_tensor(masks)
+    rows, cols = masks.any(dim=2), masks.any(dim=1)  # [M,H], [M,W]
+    return torch.stack([_first(cols), _first(rows), _end(cols), _end(rows)], dim=1).float().cpu().numpy()
 
 
 def panoptic(
@@ -157,12 +164,12 @@ def instances(
     mask_scores = (logits.sigmoid() * binary).flatten(1).sum(1) / (area + 1e-6)
     det_scores = top_scores * mask_scores[inverse]
     order = det_scores.argsort(descending=True)
-    masks = binary[inverse[order]].cpu().numpy()
+    boxes = mask_boxes(binary)[inverse[order].cpu().numpy()]
     return Instances(
-        masks,
+        binary[inverse[order]].cpu().numpy(),
         labels[order].cpu().numpy(),
         det_scores[order].cpu().numpy().astype(np.float32),
-        mask_boxes(masks),
+        boxes,
         queries[order].cpu().numpy(),
     )
 
