@@ -1,8 +1,10 @@
 """Class vocabularies of the official class-embedding files, in their embedding order.
 
 An embedding file holds only tensors; its number of classes tells which vocabulary it was made
-for: COCO panoptic (133 = 80 things + 53 stuff, ``CocoPanopticOVDataset``) or YouTube-VIS 2019
-(40 things). Other sizes get generic names and are reported as an unknown vocabulary.
+for: COCO panoptic (133 = 80 things + 53 stuff, ``CocoPanopticOVDataset``), YouTube-VIS 2019
+(40 things), or the two merged as the official model was trained (155 = 102 things + 53 stuff,
+``Concat_CocoPanopticOVDataset_YouTubeVISDataset_2019``). Other sizes get generic names and are
+reported as an unknown vocabulary.
 """
 
 from __future__ import annotations
@@ -34,6 +36,23 @@ YOUTUBE_VIS_2019 = (
     "shark", "mouse", "frog", "eagle", "earless seal", "tennis racket",
 )  # fmt: skip
 
+# The official training set (``ConcatOVDataset`` of COCO panoptic and YouTube-VIS 2019) merges
+# classes whose synonym lists share a name; these YouTube-VIS classes share none with COCO and are
+# appended to COCO's things, in YouTube-VIS order. Every other YouTube-VIS class is the COCO class
+# of the same name (YouTube-VIS spells them with "_" where COCO has a space).
+YOUTUBE_VIS_2019_ONLY = tuple(name for name in YOUTUBE_VIS_2019 if name not in COCO_THINGS)
+# COCO panoptic's own category names (panoptic_val2017.json), in the order of COCO_STUFF; the
+# things are spelled as in COCO_THINGS.
+COCO_PANOPTIC_STUFF_NAMES = (
+    "banner", "blanket", "bridge", "cardboard", "counter", "curtain", "door-stuff", "floor-wood", "flower", "fruit",
+    "gravel", "house", "light", "mirror-stuff", "net", "pillow", "platform", "playingfield", "railroad", "river",
+    "road", "roof", "sand", "sea", "shelf", "snow", "stairs", "tent", "towel", "wall-brick", "wall-stone",
+    "wall-tile", "wall-wood", "water-other", "window-blind", "window-other", "tree-merged", "fence-merged",
+    "ceiling-merged", "sky-other-merged", "cabinet-merged", "table-merged", "floor-other-merged", "pavement-merged",
+    "mountain-merged", "grass-merged", "dirt-merged", "paper-merged", "food-other-merged", "building-other-merged",
+    "rock-merged", "wall-other-merged", "rug-merged",
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -50,6 +69,11 @@ class Vocabulary:
 KNOWN = (
     Vocabulary("coco_panoptic", COCO_THINGS + COCO_STUFF, len(COCO_THINGS)),
     Vocabulary("youtube_vis_2019", YOUTUBE_VIS_2019, len(YOUTUBE_VIS_2019)),
+    Vocabulary(
+        "coco_panoptic+youtube_vis_2019",
+        COCO_THINGS + YOUTUBE_VIS_2019_ONLY + COCO_STUFF,
+        len(COCO_THINGS) + len(YOUTUBE_VIS_2019_ONLY),
+    ),
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RapSamError
+from ..runtime.preprocess import parse_resize
 from .common import run
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -62,20 +63,6 @@ def _numbers(texts: list[str], count: int, what: str) -> list[list[float]]:
             raise RapSamError(f"bad {what} {text!r}", f"write each as {count} comma-separated numbers")
         values.append(numbers)
     return values
-
-
-def _resize(text: str | None, video: bool):
-    from ..runtime.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
-
-    if text is None:
-        return ResizePolicy(YOUTUBE_VIS_SCALE if video else COCO_SCALE)
-    if text == "coco":
-        return ResizePolicy(COCO_SCALE)
-    if text == "ytvis":
-        return ResizePolicy(YOUTUBE_VIS_SCALE)
-    if text.startswith("long:") and text[5:].isdigit() and int(text[5:]) >= 32:
-        return ResizePolicy(long_side=int(text[5:]))
-    raise RapSamError(f"bad --resize {text!r}", "use coco, ytvis or long:N (e.g. long:1024)")
 
 
 def collect(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -132,7 +119,7 @@ def _video_results(runtime, path: Path, args) -> None:
 
     names = runtime.vocabulary.classes
     frames = list(tqdm(read_video(path), desc=f"reading {path.name}", unit="frame"))
-    video = VideoPredictor(runtime, args.clip_size, args.stride, _resize(args.resize, video=True), args.score_thr)
+    video = VideoPredictor(runtime, args.clip_size, args.stride, parse_resize(args.resize, video=True), args.score_thr)
     rows = []
     for index, found in enumerate(tqdm(video.predict(frames), desc="writing", unit="frame")):
         texts = [
@@ -157,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
     print(f"backend: {runtime.backend.info.label}; model: {runtime.manifest.model['label']}", file=sys.stderr)
     prompts = (points or None, boxes or None) if points or boxes else None
-    predictor = (PromptPredictor if prompts else PanopticPredictor)(runtime, _resize(args.resize, video=False))
+    predictor = (PromptPredictor if prompts else PanopticPredictor)(runtime, parse_resize(args.resize, video=False))
     for path in tqdm(images, desc="images", unit="image", disable=not images):
         _image_results(runtime, predictor, path, args, prompts)
     for path in videos:

@@ -46,6 +46,20 @@ class ResizePolicy:
         return f"long side {self.long_side}" if self.long_side else f"fit {self.scale[0]}x{self.scale[1]}"
 
 
+def parse_resize(text: str | None, video: bool = False) -> ResizePolicy:
+    """``coco`` (fit 1333x800), ``ytvis`` (fit 1280x736) or ``long:N``; None is the test
+    pipeline's default for images (COCO) or videos (YouTube-VIS)."""
+    if text is None:
+        return ResizePolicy(YOUTUBE_VIS_SCALE if video else COCO_SCALE)
+    if text == "coco":
+        return ResizePolicy(COCO_SCALE)
+    if text == "ytvis":
+        return ResizePolicy(YOUTUBE_VIS_SCALE)
+    if text.startswith("long:") and text[5:].isdigit() and int(text[5:]) >= SIZE_DIVISOR:
+        return ResizePolicy(long_side=int(text[5:]))
+    raise RapSamError(f"bad resize {text!r}", "use coco, ytvis or long:N (e.g. long:1024)")
+
+
 @dataclass(frozen=True)
 class ImageMeta:
     """Where an image's pixels went: original (H, W), resized (H, W) and padded (H, W)."""

@@ -1,0 +1,52 @@
+"""COCO instances (``instances_val2017.json``: polygons or RLE per object) as the prompt task's
+ground truth. Crowd annotations are left out: a crowd region is not one object to prompt."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RapSamError
+from .categories import Category, check_category, read_categories
+from .data import check_file, images_folder, read_json
+from .masks import decode
+from .samples import ImageSample, Objects
+
+
+class CocoInstances:
+    """The images of a COCO instances JSON that have at least one non-crowd object (JSON order;
+    the first ``limit``), each checked for its image file and known categories."""
+
+    def __init__(self, annotations: Path, images: Path | None = None, limit: int | None = None) -> None:
+        content = read_json(annotations)
+        missing = [k for k in ("images", "annotations", "categories") if k not in content]
+        if missing:
+            raise RapSamError(f"{annotations} lacks {', '.join(missing)}", "pass a COCO instances annotation JSON")
+        self.annotations = annotations
+        self.categories: tuple[Category, ...] = read_categories(content["categories"], str(annotations), True)
+        self.images = images_folder(annotations, images)
+        known = {c.id: c for c in self.categories}
+        by_image = defaultdict(list)
+        for annotation in content["annotations"]:
+            if "segmentation" not in annotation or annotation.get("iscrowd", 0):
+                continue
+            check_category(annotation["category_id"], known, f"annotation {annotation.get('id')}")
+            by_image[annotation["image_id"]].append(annotation)
+        entries = [e for e in content["images"] if by_image.get(e["id"])]
+        self.total = len(entries)
+        self.samples = [
+            ImageSample(
+                e["id"],
+                check_file(self.images / e["file_name"], "image", "--images"),
+                (e["height"], e["width"]),
+                tuple(by_image[e["id"]]),
+            )
+            for e in entries[:limit]
+        ]
+
+    def objects(self, sample: ImageSample) -> Objects:
+        height, width = sample.size
+        masks = np.stack([decode(a["segmentation"], height, width) for a in sample.annotations])
+        return Objects(masks, np.array([a["category_id"] for a in sample.annotations], dtype=np.int64))
