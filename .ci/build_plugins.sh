@@ -2,6 +2,7 @@
 # Configure and build the native code (plugins/) into build/ (Release); any compile error fails.
 # RAPSAM_WITH_CUDA=AUTO (default) builds the CUDA kernels where nvcc is found and the CPU
 # reference alone otherwise; CI sets ON so that a missing nvcc or any kernel compile error fails.
+# RAPSAM_WITH_CPP likewise for the C++ library (cpp/: nlohmann-json, OpenCV).
 # Extra arguments go to the CMake configure step (e.g. -DTENSORRT_ROOT=/opt/tensorrt).
 set -euo pipefail
 
@@ -12,6 +13,7 @@ jobs=${RAPSAM_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 cmake -S "$root" -B "$build_dir" \
   -DCMAKE_BUILD_TYPE=Release \
   -DRAPSAM_WITH_CUDA="${RAPSAM_WITH_CUDA:-AUTO}" \
+  -DRAPSAM_WITH_CPP="${RAPSAM_WITH_CPP:-AUTO}" \
   -DRAPSAM_WERROR=ON \
   "$@"
 cmake --build "$build_dir" --parallel "$jobs"

@@ -33,7 +33,9 @@ class PromptPrediction:
 
 
 def _as_array(values, width: int, what: str) -> np.ndarray:
-    array = np.asarray(values if values is not None else np.zeros((0, width)), dtype=np.float64)
+    array = np.asarray(values if values is not None else [], dtype=np.float64)
+    if array.size == 0:
+        array = array.reshape(0, width)
     if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
         raise RapSamError(f"{what} must be finite numbers, {width} per prompt; got shape {array.shape}")
     return array

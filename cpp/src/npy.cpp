@@ -1,0 +1,91 @@
+#include "npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "rapsam/error.h"
+
+namespace rapsam::detail {
+
+namespace {
+
+[[noreturn]] void bad(const std::filesystem::path& path, const std::string& problem) {
+    throw Error(path.string() + " " + problem, "write it with numpy.save (little-endian, C order)");
+}
+
+std::size_t item_size(const std::string& dtype) {
+    if (dtype == "<f4" || dtype == "<i4") return 4;
+    if (dtype == "<f8" || dtype == "<i8") return 8;
+    if (dtype == "|u1" || dtype == "|b1") return 1;
+    return 0;
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<T> NpyArray::values() const {
+    std::vector<T> out(bytes.size() / sizeof(T));
+    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+}
+
+template std::vector<float> NpyArray::values<float>() const;
+template std::vector<double> NpyArray::values<double>() const;
+template std::vector<std::int32_t> NpyArray::values<std::int32_t>() const;
+template std::vector<std::int64_t> NpyArray::values<std::int64_t>() const;
+template std::vector<std::uint8_t> NpyArray::values<std::uint8_t>() const;
+
+NpyArray read_npy(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw Error("cannot read " + path.string(), "check that it exists");
+    const std::vector<char> data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (data.size() < 10 || std::memcmp(data.data(), "\x93NUMPY", 6) != 0) bad(path, "is not a .npy file");
+    const int major = static_cast<unsigned char>(data[6]);
+    const std::size_t length_bytes = major == 1 ? 2 : 4;
+    std::size_t header_length = 0;
+    for (std::size_t i = 0; i < length_bytes; ++i) {
+        header_length |= std::size_t{static_cast<unsigned char>(data[8 + i])} << (8 * i);
+    }
+    const std::size_t start = 8 + length_bytes + header_length;
+    if (data.size() < start) bad(path, "is truncated");
+    const std::string header(data.begin() + static_cast<std::ptrdiff_t>(8 + length_bytes),
+                             data.begin() + static_cast<std::ptrdiff_t>(start));
+
+    // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+    NpyArray array;
+    const std::size_t descr = header.find("'descr':");
+    const std::size_t open = descr == std::string::npos ? descr : header.find('\'', descr + 8);
+    const std::size_t close = open == std::string::npos ? open : header.find('\'', open + 1);
+    if (close == std::string::npos) bad(path, "has no dtype");
+    array.dtype = header.substr(open + 1, close - open - 1);
+    if (header.find("'fortran_order': False") == std::string::npos) bad(path, "is not in C order");
+    const std::size_t shape = header.find("'shape': (");
+    const std::size_t end = shape == std::string::npos ? shape : header.find(')', shape);
+    if (end == std::string::npos) bad(path, "has no shape");
+    std::stringstream dims(header.substr(shape + 10, end - shape - 10));
+    std::string dim;
+    while (std::getline(dims, dim, ',')) {
+        if (dim.find_first_not_of(' ') != std::string::npos) array.shape.push_back(std::stoll(dim));
+    }
+    const std::size_t size = item_size(array.dtype);
+    if (size == 0) bad(path, "has dtype " + array.dtype + ", which is not read here");
+    std::size_t count = 1;
+    for (const std::int64_t d : array.shape) count *= static_cast<std::size_t>(d);
+    if (data.size() - start != count * size) bad(path, "is truncated (its data does not match its shape)");
+    array.bytes.assign(data.begin() + static_cast<std::ptrdiff_t>(start), data.end());
+    return array;
+}
+
+std::vector<float> read_npy_float32(const std::filesystem::path& path, const std::vector<std::int64_t>& shape) {
+    const NpyArray array = read_npy(path);
+    if (array.dtype != "<f4" || array.shape != shape) {
+        std::string wanted;
+        for (const std::int64_t d : shape) wanted += (wanted.empty() ? "" : ", ") + std::to_string(d);
+        bad(path, "is not a float32 array of shape [" + wanted + "]");
+    }
+    return array.values<float>();
+}
+
+}  // namespace rapsam::detail
