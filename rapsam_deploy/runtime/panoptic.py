@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .loader import Runtime
-from .postprocess import Instances, PanopticConfig, PanopticResult, instances, panoptic
+from .postprocess import Instances, PanopticConfig, PanopticResult, segment
 from .preprocess import COCO_SCALE, ImageMeta, ResizePolicy, preprocess
 
 
@@ -66,11 +66,6 @@ class PanopticPredictor:
         results = []
         for i, meta in enumerate(metas):
             classes, masks = outputs["class_logits"][i], outputs["mask_logits_out"][i]
-            results.append(
-                PanopticPrediction(
-                    panoptic(classes, masks, meta, num_things, self.config),
-                    instances(classes, masks, meta, num_things, self.config),
-                    meta,
-                )
-            )
+            panoptic, instances = segment(classes, masks, meta, num_things, self.config)
+            results.append(PanopticPrediction(panoptic, instances, meta))
         return results
