@@ -157,3 +157,15 @@ def test_nothing_kept_gives_an_empty_map():
     classes, masks = model_outputs(3)
     result = panoptic(classes, masks, METAS["same size"], NUM_THINGS, PanopticConfig(object_mask_thr=1.0))
     assert result.segments == [] and not result.id_map.any()
+
+
+def test_min_score_drops_instances_before_their_masks_are_gathered():
+    classes, masks = model_outputs(4)
+    meta, config = METAS["same size"], PanopticConfig()
+    everything = instances(classes, masks, meta, NUM_THINGS, config)
+    threshold = float(np.median(everything.scores))
+    kept = instances(classes, masks, meta, NUM_THINGS, config, min_score=threshold)
+    expected = everything.select(everything.scores > threshold)
+    assert 0 < len(kept) < len(everything)
+    np.testing.assert_array_equal(kept.masks, expected.masks)
+    np.testing.assert_array_equal(kept.scores, expected.scores)

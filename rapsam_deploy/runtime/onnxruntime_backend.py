@@ -23,7 +23,9 @@ _NUMPY_TO_TORCH = {np.float32: torch.float32, np.bool_: torch.bool, np.int64: to
 
 
 class OnnxRuntimeBackend(Backend):
-    """``provider``: ``cpu``, ``cuda`` or ``tensorrt`` (the last two need onnxruntime-gpu)."""
+    """``provider``: ``cpu``, ``cuda`` or ``tensorrt`` (the last two need onnxruntime-gpu).
+    ``profile_dir``: record ONNX Runtime's per-node profile of each graph there (see
+    :meth:`end_profiling`)."""
 
     def __init__(
         self,
@@ -32,6 +34,7 @@ class OnnxRuntimeBackend(Backend):
         precision: str = "fp32",
         variant: str = "standard",
         threads: int | None = None,
+        profile_dir: str | Path | None = None,
     ) -> None:
         self.export_dir = Path(export_dir)
         self.manifest = read_manifest(self.export_dir)
@@ -48,14 +51,22 @@ class OnnxRuntimeBackend(Backend):
         self.info = BackendInfo(
             f"onnxruntime-{provider}" if provider != "cpu" else "onnxruntime", device, precision, variant
         )
+        self.profile_dir = Path(profile_dir) if profile_dir is not None else None
         self._sessions: dict[str, object] = {}
 
     def session(self, graph: str):
         """The graph's session, created (and its file verified) on first use."""
         if graph not in self._sessions:
             path = verified_graph(self.export_dir, self.manifest, graph, self.variant, self.precision)
-            self._sessions[graph] = create_session(path, _PROVIDERS[self.provider], self.threads)
+            profile = self.profile_dir / graph if self.profile_dir is not None else None
+            self._sessions[graph] = create_session(path, _PROVIDERS[self.provider], self.threads, profile)
         return self._sessions[graph]
+
+    def end_profiling(self) -> dict[str, Path]:
+        """Each profiled graph's ONNX Runtime profile (Chrome trace JSON), written now."""
+        if self.profile_dir is None:
+            raise RapSamError("this backend was not created with profile_dir", "pass profile_dir=DIR")
+        return {graph: Path(session.end_profiling()) for graph, session in self._sessions.items()}
 
     def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         session = self.session(spec.name)

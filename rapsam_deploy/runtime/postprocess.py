@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -269,10 +270,11 @@ def _merge(
     return result
 
 
-def _rank(selected: _InstanceQueries, masks: _InstanceMasks) -> Instances:
-    """Instances best score first (class score x mask score)."""
+def _rank(selected: _InstanceQueries, masks: _InstanceMasks, min_score: float) -> Instances:
+    """Instances scoring above ``min_score``, best first (score: class score x mask score)."""
     det_scores = selected.scores * masks.scores[selected.inverse]
     order = det_scores.argsort(descending=True)
+    order = order[det_scores[order] > min_score]  # before the masks are gathered: they are the bulk
     mask_of = selected.inverse[order]
     return Instances(
         masks.binary[mask_of].cpu().numpy(),
@@ -291,9 +293,11 @@ def segment(
     config: PanopticConfig,
     with_panoptic: bool = True,
     with_instances: bool = True,
+    min_score: float = -math.inf,
 ) -> tuple[PanopticResult | None, Instances | None]:
     """class_logits [N,K+1], mask_logits [N,Hf,Wf] of one image -> its :class:`PanopticResult`
     and :class:`Instances` (each ``None`` if not asked for), upsampling each query's mask once.
+    ``min_score`` drops instances scoring at or below it (an empty mask scores 0).
 
     The official per-query panoptic loop, vectorised: a pixel has one owner, so the queries'
     decisions are independent and each takes a few whole-image passes. Instances come best score
@@ -306,7 +310,7 @@ def segment(
     _masks_at_original_size(mask_logits, meta, owners, panoptic_queries.queries, masks, instance_queries.unique)
     return (
         _merge(panoptic_queries, owners, meta, num_things, config) if owners else None,
-        _rank(instance_queries, masks) if masks else None,
+        _rank(instance_queries, masks, min_score) if masks else None,
     )
 
 
@@ -318,10 +322,15 @@ def panoptic(
 
 
 def instances(
-    class_logits: Tensor, mask_logits: Tensor, meta: ImageMeta, num_things: int, config: PanopticConfig
+    class_logits: Tensor,
+    mask_logits: Tensor,
+    meta: ImageMeta,
+    num_things: int,
+    config: PanopticConfig,
+    min_score: float = -math.inf,
 ) -> Instances:
     """The instances alone (see :func:`segment`)."""
-    return segment(class_logits, mask_logits, meta, num_things, config, with_panoptic=False)[1]
+    return segment(class_logits, mask_logits, meta, num_things, config, with_panoptic=False, min_score=min_score)[1]
 
 
 def mask_rle(mask: np.ndarray) -> dict:

@@ -159,8 +159,9 @@ class VideoPredictor:
         num_classes = classes.shape[-1] - 1
         results = []
         for t in range(masks.shape[1]):
-            found = instances(classes, masks[:, t], meta, num_things, self.config)
-            keep = (found.scores > self.score_thr) & found.masks.any(axis=(1, 2))
-            found = found.select(keep)
+            found = instances(classes, masks[:, t], meta, num_things, self.config, min_score=self.score_thr)
+            empty = found.boxes[:, 2] <= found.boxes[:, 0]  # only possible with a negative score_thr
+            if empty.any():
+                found = found.select(~empty)
             results.append(FramePrediction(found, found.queries * num_classes + found.labels + 1, meta))
         return results

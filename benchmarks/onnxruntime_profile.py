@@ -1,0 +1,101 @@
+"""Where ONNX Runtime's CPU time goes: for each graph of the panoptic path (encoder, decoder,
+object adapter), the time of each operator type, from ONNX Runtime's own node profile, on a
+photo at the bench size. The warm-up run is left out.
+
+    rapsam-export --backbone r18 --out exports/r18
+    python benchmarks/onnxruntime_profile.py --export-dir exports/r18 --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from rapsam_deploy.bench.machine import machine
+from rapsam_deploy.bench.tasks import photos
+from rapsam_deploy.runtime.loader import load
+from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
+from rapsam_deploy.runtime.panoptic import PanopticPredictor
+from rapsam_deploy.runtime.preprocess import ResizePolicy
+
+
+def op_times_ms(trace: Path, skip_runs: int) -> tuple[Counter, int]:
+    """ONNX Runtime trace -> (milliseconds per operator type over the runs after the first
+    ``skip_runs``, number of those runs)."""
+    events = json.loads(trace.read_text())
+    runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+    start = runs[skip_runs - 1]["ts"] + runs[skip_runs - 1]["dur"] if skip_runs else 0
+    times: Counter = Counter()
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= start:
+            times[e["args"]["op_name"]] += e["dur"] / 1e3
+    return times, len(runs) - skip_runs
+
+
+def markdown(profile: dict) -> str:
+    lines = [
+        f"# ONNX Runtime CPU profile: {profile['backbone']}, panoptic, {profile['image_size'][0]}x"
+        f"{profile['image_size'][1]}",
+        "",
+        f"Machine: {profile['machine']['cpu']}, {profile['machine']['cores']} cores, {profile['threads']} threads; "
+        f"onnxruntime {profile['machine']['versions'].get('onnxruntime')}; {profile['runs']} profiled runs after "
+        "one warm-up. Times are ONNX Runtime's per-node kernel times, summed by operator type.",
+        "",
+    ]
+    for graph, ops in profile["graphs"].items():
+        total = sum(ops.values())
+        lines += [
+            f"## {graph}: {total:.0f} ms per run in kernels",
+            "",
+            "| op | ms per run | share |",
+            "| --- | ---: | ---: |",
+        ]
+        lines += [f"| {op} | {ms:.1f} | {ms / total:.0%} |" for op, ms in ops.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--export-dir", required=True, type=Path, help="a rapsam-export output folder")
+    parser.add_argument("--image-size", nargs=2, type=int, default=(1024, 1024), metavar=("H", "W"))
+    parser.add_argument("--iters", type=int, default=3, help="profiled runs after the warm-up (default: 3)")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default: 2)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    size = tuple(args.image_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = OnnxRuntimeBackend(args.export_dir, threads=args.threads, profile_dir=tmp)
+        runtime = load(args.export_dir, backend=backend)
+        predictor = PanopticPredictor(runtime, ResizePolicy(long_side=max(size)))
+        image = photos(1, size)[0]
+        for i in range(args.iters + 1):
+            print(f"run {i + 1}/{args.iters + 1} ...", flush=True)
+            predictor.predict(image)
+        graphs = {}
+        for graph, trace in backend.end_profiling().items():
+            times, runs = op_times_ms(trace, skip_runs=1)
+            graphs[graph] = {op: ms / runs for op, ms in times.most_common()}
+    backbone = runtime.manifest.model["backbone"]
+    profile = {
+        "backbone": backbone,
+        "image_size": list(size),
+        "threads": args.threads,
+        "runs": args.iters,
+        "machine": machine(args.threads),
+        "graphs": graphs,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"onnxruntime_profile_{backbone}"
+    stem.with_suffix(".json").write_text(json.dumps(profile, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown(profile))
+    print(markdown(profile))
+    print(f"wrote {stem}.json and {stem}.md")
+
+
+if __name__ == "__main__":
+    main()
