@@ -1,8 +1,9 @@
 """Where ONNX Runtime's CPU time goes: for each graph of the panoptic path (encoder, decoder,
 object adapter), the time of each operator type, from ONNX Runtime's own node profile, on a
-photo at the bench size. The warm-up run is left out.
+photo at the bench size, and the GFLOP/s each graph achieves (FLOPs from PyTorch's counter on the
+reference model). The warm-up run is left out.
 
-    rapsam-export --backbone r18 --out exports/r18
+    rapsam-export --backbone r18
     python benchmarks/onnxruntime_profile.py --export-dir exports/r18 --out benchmarks/results
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from rapsam_deploy.bench.machine import machine
 from rapsam_deploy.bench.tasks import photos
+from rapsam_deploy.model.build import build_model
+from rapsam_deploy.model.complexity import flop_counts
 from rapsam_deploy.runtime.loader import load
 from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from rapsam_deploy.runtime.panoptic import PanopticPredictor
@@ -47,13 +50,17 @@ def markdown(profile: dict) -> str:
     ]
     for graph, ops in profile["graphs"].items():
         total = sum(ops.values())
+        gflops = profile["gflops"][graph]
         lines += [
-            f"## {graph}: {total:.0f} ms per run in kernels",
+            f"## {graph}: {total:.0f} ms per run in kernels, {gflops:.1f} GFLOPs, {gflops / total * 1e3:.0f} GFLOP/s",
             "",
             "| op | ms per run | share |",
             "| --- | ---: | ---: |",
         ]
-        lines += [f"| {op} | {ms:.1f} | {ms / total:.0%} |" for op, ms in ops.items()]
+        major = {op: ms for op, ms in ops.items() if ms >= 0.01 * total}
+        lines += [f"| {op} | {ms:.1f} | {ms / total:.0%} |" for op, ms in major.items()]
+        rest = total - sum(major.values())
+        lines.append(f"| {len(ops) - len(major)} other op types | {rest:.1f} | {rest / total:.0%} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -81,6 +88,7 @@ def main() -> None:
             times, runs = op_times_ms(trace, skip_runs=1)
             graphs[graph] = {op: ms / runs for op, ms in times.most_common()}
     backbone = runtime.manifest.model["backbone"]
+    flops = flop_counts(build_model(backbone), size).flops
     profile = {
         "backbone": backbone,
         "image_size": list(size),
@@ -88,6 +96,11 @@ def main() -> None:
         "runs": args.iters,
         "machine": machine(args.threads),
         "graphs": graphs,
+        "gflops": {
+            "encoder": (flops["backbone"] + flops["neck"]) / 1e9,
+            "decoder": flops["decoder"] / 1e9,
+            "adapter_object": flops["adapter_object"] / 1e9,
+        },
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"onnxruntime_profile_{backbone}"

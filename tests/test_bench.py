@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 from conftest import EXPORT_SIZE
 
-from rapsam_deploy.bench.report import write_report
+from rapsam_deploy.bench.report import OFFICIAL_CPU_S, markdown, targets, write_report
 from rapsam_deploy.bench.runner import BenchConfig, run_bench
 from rapsam_deploy.cli import bench as bench_cli
 from rapsam_deploy.cli.common import run as run_cli
@@ -49,7 +50,7 @@ def test_figures_are_positive_and_consistent(report):
     for row in done:
         latency = row["latency"]
         assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
-        assert row["fps"] > 0 and row["gflops"] > 0 and row["fraction_of_peak"] > 0
+        assert row["fps"] > 0 and row["gflops"] > 0 and 0 < row["fraction_of_peak"] < 1
         assert row["peak_rss_mib"] > 0
         assert 0 < sum(row["stages_ms"].values()) <= latency["mean_ms"] * 1.02, row["stages_ms"]
         assert {"pre", "post"} <= row["stages_ms"].keys()
@@ -57,6 +58,28 @@ def test_figures_are_positive_and_consistent(report):
     assert parity[("torch", "panoptic")]["mask_logits_out_max_abs"] == 0.0
     assert parity[("onnxruntime", "panoptic")]["mask_sign_agreement"] > 0.99
     assert result["models"]["r18"]["params"]["total"] == 20827445
+
+
+def test_peak_is_the_best_probe_before_and_after(report):
+    peaks = report[0]["peaks"]
+    assert peaks["cpu_fp32_gflops"] == max(peaks["cpu_probes"].values()) > 0
+    assert {"torch_matmul", "onnxruntime_matmul"} == peaks["cpu_probes"].keys()
+
+
+def test_official_comparison_at_the_official_setting(report):
+    result = copy.deepcopy(report[0])
+    assert "against the official code" not in markdown(result)  # not the official size
+    result["config"]["image_size"] = [1024, 1024]
+    text = markdown(result)
+    assert "### r18 against the official code (CPU)" in text and "| model graphs | 1.45 |" in text
+    best = max(
+        (r for r in result["results"] if r["status"] == "ok" and r["task"] == "panoptic"), key=lambda r: r["fps"]
+    )
+    graphs_s = sum(v for k, v in best["stages_ms"].items() if k not in ("pre", "post")) / 1e3
+    rows = {t["target"]: t for t in targets(result)}
+    model_only = next(t for name, t in rows.items() if name.startswith("the same, model only"))
+    official = OFFICIAL_CPU_S["r18"]
+    assert model_only["measured"] == f"{(official['backbone'] + official['neck'] + official['head']) / graphs_s:.2f}x"
 
 
 def test_unavailable_backend_is_listed_with_its_reason(report):

@@ -3,6 +3,7 @@ on real photos and a synthetic clip, and bad input."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 
@@ -17,6 +18,7 @@ from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.contract import IMAGE_MEAN, read_manifest
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.runtime.loader import create_backend, load
+from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from rapsam_deploy.runtime.panoptic import PanopticPredictor
 from rapsam_deploy.runtime.postprocess import PanopticConfig
 from rapsam_deploy.runtime.preprocess import ImageMeta, ResizePolicy, load_image, preprocess
@@ -271,3 +273,15 @@ def test_cli_images_prompts_and_video(exported_r18, tmp_path):
         warnings.simplefilter("ignore")
         assert run_cli(infer_cli.main, [str(tmp_path / "none.jpg"), *common]) == 1
         assert run_cli(infer_cli.main, [str(image), *common, "--points", "1,2,3"]) == 1
+
+
+def test_onnxruntime_profile_records_every_node(exported_r18, tmp_path):
+    directory, _ = exported_r18
+    backend = OnnxRuntimeBackend(directory, threads=1, profile_dir=tmp_path)
+    PanopticPredictor(load(directory, backend), ResizePolicy(long_side=160)).predict(photo())
+    traces = backend.end_profiling()
+    assert set(traces) == {"encoder", "decoder", "adapter_object"}
+    events = json.loads(traces["encoder"].read_text())
+    assert any(e.get("cat") == "Node" and e["args"].get("op_name") == "Conv" for e in events)
+    with pytest.raises(RapSamError, match="profile_dir"):
+        OnnxRuntimeBackend(directory).end_profiling()

@@ -104,6 +104,16 @@ def _parity_text(parity: dict) -> str:
     return ", ".join([f"max abs {worst_abs:.2g}"] + [f"{k.replace('_', ' ')} {parity[k]:.4f}" for k in keys])
 
 
+def _peaks_text(peaks: dict) -> str:
+    probes = ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in peaks.get("cpu_probes", {}).items())
+    lines = [f"CPU fp32 {peaks['cpu_fp32_gflops']:.0f} GFLOP/s" + (f" (best of {probes})" if probes else "")]
+    lines += [f"CUDA {k[5:-7]} {v:.0f} GFLOP/s" for k, v in peaks.items() if k.startswith("cuda_")]
+    return (
+        "Matmul peak, measured before and after the runs, the best kept: " + "; ".join(lines) + ". "
+        "% of peak is the achieved GFLOP/s over it."
+    )
+
+
 def markdown(report: dict) -> str:
     machine = report["machine"]
     gpu = machine["gpu"]["name"] if machine["gpu"] else "none"
@@ -115,9 +125,7 @@ def markdown(report: dict) -> str:
         f"commit {machine['git_commit'] or 'unknown'}; {report['created']}.",
         f"Input: {report['config']['image_size'][0]}x{report['config']['image_size'][1]} (H x W), batch "
         f"{report['config']['batch']}; {report['config']['warmup']} warm-up, then >= {report['config']['iters']} "
-        f"iterations and >= {report['config']['min_time_s']} s per measurement. Matmul peak (measured): "
-        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in report["peaks"].items())
-        + ".",
+        f"iterations and >= {report['config']['min_time_s']} s per measurement. {_peaks_text(report['peaks'])}",
         "",
     ]
     for backbone, model in report["models"].items():
