@@ -362,8 +362,9 @@ def panoptic_cases(w: Writer) -> list[dict]:
         meta = make_meta(original, policy)
         classes = class_logits(rng, labels, num_classes, confident=9.0)
         masks = blob_logits(rng, len(labels), meta.pad_shape[0] // 4, meta.pad_shape[1] // 4, size)
-        result = postprocess.panoptic(torch.from_numpy(classes), torch.from_numpy(masks), meta, num_things, config)
-        found = postprocess.instances(torch.from_numpy(classes), torch.from_numpy(masks), meta, num_things, config)
+        result, found = postprocess.segment(
+            torch.from_numpy(classes), torch.from_numpy(masks), meta, num_things, config
+        )
         # Pixels whose owner or 0.5-threshold is a near-tie.
         scores, kept_labels = torch.softmax(torch.from_numpy(classes), -1).max(-1)
         keep = kept_labels.ne(num_classes) & (scores > config.object_mask_thr)

@@ -17,6 +17,7 @@ from rapsam_deploy.cli import infer as infer_cli
 from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.contract import IMAGE_MEAN, read_manifest
 from rapsam_deploy.errors import RapSamError
+from rapsam_deploy.eval.masks import mask_iou as iou
 from rapsam_deploy.runtime.loader import create_backend, load
 from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from rapsam_deploy.runtime.panoptic import PanopticPredictor
@@ -57,11 +58,6 @@ def assert_same_instances(ours, theirs) -> None:
     a, b = by_pair(ours), by_pair(theirs)
     assert a.keys() == b.keys()
     assert all(iou(a[k], b[k]) >= 0.99 for k in a)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 # ---- pre-processing -------------------------------------------------------------------------

@@ -48,12 +48,6 @@ std::int64_t JsonFields::integer(const char* key) const {
     return value.get<std::int64_t>();
 }
 
-double JsonFields::number(const char* key) const {
-    const nlohmann::json& value = get(key);
-    if (!value.is_number()) fail(key, "is not a number");
-    return value.get<double>();
-}
-
 JsonFields JsonFields::object(const char* key) const { return JsonFields(get(key), source_, path(key)); }
 
 const nlohmann::json& JsonFields::array(const char* key) const {

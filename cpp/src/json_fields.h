@@ -20,7 +20,6 @@ public:
     const nlohmann::json& get(const char* key) const;
     std::string string(const char* key) const;
     std::int64_t integer(const char* key) const;
-    double number(const char* key) const;
     JsonFields object(const char* key) const;
     const nlohmann::json& array(const char* key) const;
     std::vector<std::string> strings(const char* key) const;

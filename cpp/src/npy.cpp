@@ -32,9 +32,7 @@ std::vector<T> NpyArray::values() const {
 }
 
 template std::vector<float> NpyArray::values<float>() const;
-template std::vector<double> NpyArray::values<double>() const;
 template std::vector<std::int32_t> NpyArray::values<std::int32_t>() const;
-template std::vector<std::int64_t> NpyArray::values<std::int64_t>() const;
 template std::vector<std::uint8_t> NpyArray::values<std::uint8_t>() const;
 
 NpyArray read_npy(const std::filesystem::path& path) {

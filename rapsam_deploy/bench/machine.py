@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from ..runtime.engine_file import compute_capability
+
 _PACKAGES = ("torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tensorrt", "numpy", "opencv-python-headless")
 
 
@@ -40,7 +42,7 @@ def gpu_info() -> dict | None:
     props = torch.cuda.get_device_properties(0)
     info = {
         "name": props.name,
-        "capability": f"sm_{props.major}{props.minor}",
+        "capability": compute_capability(props.major, props.minor),
         "memory_gib": props.total_memory / 2**30,
     }
     try:

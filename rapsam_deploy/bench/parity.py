@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from ..eval.masks import mask_iou
 from ..runtime.panoptic import PanopticPrediction
 
 
@@ -19,11 +19,6 @@ def raw_parity(ours: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]
     return result
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def segment_agreement(ours: PanopticPrediction, reference: PanopticPrediction) -> float:
     """Fraction of segments (of the larger set) that have a same-class partner with IoU >= 0.5
     in the other result; 1.0 when both are empty."""
@@ -32,14 +27,7 @@ def segment_agreement(ours: PanopticPrediction, reference: PanopticPrediction) -
     if total == 0:
         return 1.0
     matched = sum(
-        any(sa.label == sb.label and _iou(a.id_map == sa.id, b.id_map == sb.id) >= 0.5 for sb in b.segments)
+        any(sa.label == sb.label and mask_iou(a.id_map == sa.id, b.id_map == sb.id) >= 0.5 for sb in b.segments)
         for sa in a.segments
     )
     return matched / total
-
-
-def mask_agreement(ours: np.ndarray, reference: np.ndarray) -> float:
-    """Mean IoU of corresponding binary masks [M,H,W]."""
-    if len(reference) == 0:
-        return 1.0
-    return float(np.mean([_iou(a, b) for a, b in zip(ours, reference, strict=True)]))

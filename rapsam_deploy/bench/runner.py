@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +12,11 @@ import torch
 
 from ..errors import RapSamError
 from ..model.complexity import parameter_counts
+from ..progress import Log
 from ..runtime.loader import load
 from ..runtime.torch_backend import TorchBackend
 from .machine import PeakMemory, cpu_peak, machine, matmul_peak
-from .tasks import TASKS, Task, TaskConfig, flops_of_task, make_task
+from .tasks import TASKS, Task, TaskConfig, flops_of_tasks, make_task
 from .timing import TimedBackend, run_iterations
 
 CPU_BACKENDS = ("torch", "torch-compile", "onnxruntime")
@@ -23,7 +24,6 @@ GPU_BACKENDS = ("torch-cuda", "onnxruntime-cuda", "tensorrt")
 # torch.compile recompiles for every input shape (~1 min per graph on a 2-core CPU): by
 # default only the panoptic task, which is what the paper's FPS measure.
 COMPILE_DEFAULT_TASKS = ("panoptic",)
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -75,8 +75,9 @@ def _build_engines(export_dir: Path, precision: str, log: Log) -> None:
 
     import_tensorrt()
     options = BuildOptions(export_dir=export_dir, precision=precision)
-    if not all(engine_path(options.engine_dir, g).is_file() for g in options.graphs):
-        build_engines(options, log=lambda line: log("  " + line))
+    missing = tuple(g for g in options.graphs if not engine_path(options.engine_dir, g).is_file())
+    if missing:
+        build_engines(dataclasses.replace(options, graphs=missing), log=lambda line: log("  " + line))
 
 
 def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ...], log: Log) -> Path:
@@ -154,7 +155,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
         report["models"][backbone] = {
             "label": reference.manifest.model["label"],
             "params": parameter_counts(model),
-            "gflops": {task: flops_of_task(model, task, task_config) for task in config.tasks},
+            "gflops": flops_of_tasks(model, config.tasks, task_config),
         }
         references = {}
         for task in config.tasks:
@@ -184,17 +185,16 @@ def _peaks(threads: int) -> dict:
 
 def _settle_peaks(report: dict, again: dict) -> None:
     """Keep the best of the peaks measured before and after the runs (a probe that ran while the
-    machine was busy would flatter every fraction), and recompute the fractions of peak."""
-    peaks = report["peaks"]
-    for key, value in again.items():
-        if key == "cpu_probes":
-            for probe, gflops in value.items():
-                peaks[key][probe] = max(peaks[key].get(probe, 0.0), gflops)
-        else:
-            peaks[key] = max(peaks.get(key, 0.0), value)
+    machine was busy would flatter every fraction), and set each row's fraction of peak."""
+    report["peaks"] = _best(report["peaks"], again)
     for row in report["results"]:
         if row["status"] == "ok":
-            row["fraction_of_peak"] = row["achieved_gflops_per_s"] / peaks[_peak_key(row)]
+            row["fraction_of_peak"] = row["achieved_gflops_per_s"] / report["peaks"][_peak_key(row)]
+
+
+def _best(before: dict, after: dict) -> dict:
+    """Key by key (nested dicts too), the larger of two measurements of the same peaks."""
+    return {k: _best(v, after[k]) if isinstance(v, dict) else max(v, after[k]) for k, v in before.items()}
 
 
 def _peak_key(row: dict) -> str:
@@ -252,7 +252,6 @@ def _run_backend(
             **figures,
             "gflops": gflops,
             "achieved_gflops_per_s": achieved,
-            "fraction_of_peak": achieved / report["peaks"][_peak_key(base | {"device": runtime.backend.info.device})],
             "parity": bench.parity(references[task]),
         }
         log(f"  {row['latency']['mean_ms']:.1f} ms mean, {row['fps']:.2f} FPS, {achieved:.0f} GFLOP/s")

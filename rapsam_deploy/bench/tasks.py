@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import torch
 
+from ..eval.agreement import prompt_agreement
 from ..runtime.loader import Runtime
 from ..runtime.panoptic import PanopticPredictor
 from ..runtime.preprocess import ResizePolicy
 from ..runtime.prompt import PromptPredictor
 from ..runtime.video import VideoPredictor
-from .parity import mask_agreement, raw_parity, segment_agreement
+from .parity import raw_parity, segment_agreement
 from .timing import StageTimer, TimedBackend
 
 TASKS = ("panoptic", "prompt", "video")
@@ -138,7 +139,7 @@ class PromptTask(Task):
         figures = raw_parity(self.last["raw"], reference.last["raw"])
         ours, ref = self.last["result"], reference.last["result"]
         order = np.argsort(ours.prompts), np.argsort(ref.prompts)
-        figures["prompt_mask_iou"] = mask_agreement(ours.masks[order[0]], ref.masks[order[1]])
+        figures["prompt_mask_iou"] = prompt_agreement(ours.masks[order[0]], ref.masks[order[1]])["mask_iou"]
         return figures
 
 
@@ -179,17 +180,21 @@ def make_task(name: str, runtime: Runtime, config: TaskConfig) -> Task:
     return TASK_CLASSES[name](name, runtime, config)
 
 
-def flops_of_task(model, name: str, config: TaskConfig) -> float:
-    """GFLOPs of one iteration of the task (PyTorch's FLOP counter on the reference model)."""
+def flops_of_tasks(model, names: tuple[str, ...], config: TaskConfig) -> dict[str, float]:
+    """GFLOPs of one iteration of each task (PyTorch's FLOP counter on the reference model; the
+    image and prompt paths are counted once for both tasks that use them)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..model.complexity import flop_counts
 
-    if name == "panoptic":
-        return flop_counts(model, config.image_size).panoptic * config.batch / 1e9
-    if name == "prompt":
-        return flop_counts(model, config.image_size, config.num_prompts).prompt_extra / 1e9
-    frames = torch.zeros(1, config.video_frames, 3, *config.image_size)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.forward_video(frames)
-    return counter.get_total_flops() / 1e9
+    gflops = {}
+    if {"panoptic", "prompt"} & set(names):
+        counts = flop_counts(model, config.image_size, config.num_prompts)
+        gflops["panoptic"] = counts.panoptic * config.batch / 1e9
+        gflops["prompt"] = counts.prompt_extra / 1e9
+    if "video" in names:
+        frames = torch.zeros(1, config.video_frames, 3, *config.image_size, device=model.object_queries.device)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model.forward_video(frames)
+        gflops["video"] = counter.get_total_flops() / 1e9
+    return {name: gflops[name] for name in names}

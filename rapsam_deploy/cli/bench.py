@@ -7,7 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
+from ..progress import log_stderr
 from .common import run, table
 
 EPILOG = """examples:
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         raise RapSamError(f"unknown backbone {unknown[0]!r}", f"use {', '.join(backbone_names())}")
     if args.export_dir and len(args.backbones) != 1:
         raise RapSamError("--export-dir holds one backbone", "pass one --backbone with it")
-    if any(s % 32 or s <= 0 for s in args.image_size):
+    if any(s % SIZE_DIVISOR or s <= 0 for s in args.image_size):
         raise RapSamError(f"--image-size {args.image_size[0]} {args.image_size[1]}: multiples of 32 please")
     config = BenchConfig(
         backbones=args.backbones,
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         num_prompts=args.prompts,
         video_frames=args.frames,
     )
-    report = run_bench(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    report = run_bench(config, log=log_stderr)
     paths = write_report(report, args.out)
     rows = [[r["backbone"], r["task"], r["backend"], r["precision"], *_figures(r)] for r in report["results"]]
     print(table(rows, ["backbone", "task", "backend", "precision", "mean ms", "FPS", "% peak / reason"]))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import RapSamError
+from ..progress import log_stderr
 from .common import run, table
 
 EPILOG = """examples:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         stride=args.stride,
         tolerance=args.tolerance,
     )
-    report = run_eval(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    report = run_eval(config, log=log_stderr)
     paths = write_report(report, args.out)
     print(_summary(report))
     if "comparison" in report:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..contract import Manifest
 from ..model.backbones import backbone_names
+from ..progress import log_stderr
 from .common import run, table
 
 EPILOG = """examples:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         force=args.force,
         seed=args.seed,
     )
-    manifest = export_model(options, log=lambda line: print(line, file=sys.stderr, flush=True))
+    manifest = export_model(options, log=log_stderr)
     print(summary(manifest))
     if not manifest.model["trained"]:
         print("note: random weights (no --checkpoint): graphs are for speed and parity work, not for predictions")

@@ -105,7 +105,6 @@ def _image_results(runtime, predictor, path: Path, args, prompts) -> None:
         )
         drawn = overlay(image, masks, [names[s.label] for s in segments], [s.label for s in segments])
         results.write_png(args.output / f"{path.stem}_panoptic.png", panoptic_png(found.panoptic.id_map))
-        found.instances = found.instances.select(found.instances.scores > args.score_thr)
         results.write_json(stem.with_suffix(".json"), {"image": str(path), **results.panoptic_json(found, names)})
     results.write_png(stem.with_suffix(".png"), drawn)
 
@@ -144,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
     print(f"backend: {runtime.backend.info.label}; model: {runtime.manifest.model['label']}", file=sys.stderr)
     prompts = (points or None, boxes or None) if points or boxes else None
-    predictor = (PromptPredictor if prompts else PanopticPredictor)(runtime, parse_resize(args.resize, video=False))
+    resize = parse_resize(args.resize, video=False)
+    predictor = (
+        PromptPredictor(runtime, resize) if prompts else PanopticPredictor(runtime, resize, score_thr=args.score_thr)
+    )
     for path in tqdm(images, desc="images", unit="image", disable=not images):
         _image_results(runtime, predictor, path, args, prompts)
     for path in videos:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RapSamError
 from .categories import Category, check_category, read_categories
-from .data import check_file, images_folder, read_json
+from .data import check_file, images_folder, read_json, require_keys
 from .masks import decode
 from .samples import ImageSample, Objects
 
@@ -21,9 +20,9 @@ class CocoInstances:
 
     def __init__(self, annotations: Path, images: Path | None = None, limit: int | None = None) -> None:
         content = read_json(annotations)
-        missing = [k for k in ("images", "annotations", "categories") if k not in content]
-        if missing:
-            raise RapSamError(f"{annotations} lacks {', '.join(missing)}", "pass a COCO instances annotation JSON")
+        require_keys(
+            content, ("images", "annotations", "categories"), str(annotations), "pass a COCO instances annotation JSON"
+        )
         self.annotations = annotations
         self.categories: tuple[Category, ...] = read_categories(content["categories"], str(annotations), True)
         self.images = images_folder(annotations, images)

@@ -10,16 +10,14 @@ import numpy as np
 
 from ..errors import RapSamError
 from .categories import Category, check_category, read_categories
-from .data import check_file, images_folder, read_json
+from .data import check_file, images_folder, read_json, require_keys
 from .masks import read_id_png
 from .panoptic_quality import Segmentation
 from .samples import ImageSample, Objects
 
 
 def _check_keys(entry: dict, keys: tuple[str, ...], where: str) -> None:
-    missing = [k for k in keys if k not in entry]
-    if missing:
-        raise RapSamError(f"{where} lacks {', '.join(missing)}", "pass a COCO panoptic annotation JSON")
+    require_keys(entry, keys, where, "pass a COCO panoptic annotation JSON")
 
 
 class CocoPanoptic:

@@ -36,6 +36,13 @@ def read_json(path: Path) -> dict:
     return content
 
 
+def require_keys(entry: dict, keys: tuple[str, ...], where: str, fix: str) -> None:
+    """Raise one clear error naming every key of ``keys`` that ``entry`` lacks."""
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise RapSamError(f"{where} lacks {', '.join(missing)}", fix)
+
+
 def find_annotations(data: Path, task: str) -> Path:
     """``--data`` -> the annotation JSON: the file itself, or the one file in ``data`` (or
     ``data/annotations``) that matches the task's first pattern that matches any (for prompts,

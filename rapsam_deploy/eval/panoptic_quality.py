@@ -54,12 +54,6 @@ class CategoryStat:
         self.fn += other.fn
 
 
-def _areas(id_map: np.ndarray, ids: np.ndarray) -> dict[int, int]:
-    values, counts = np.unique(id_map, return_counts=True)
-    found = dict(zip(values.tolist(), counts.tolist(), strict=True))
-    return {int(i): found.get(int(i), 0) for i in ids}
-
-
 def _overlaps(truth: np.ndarray, pred: np.ndarray) -> dict[tuple[int, int], int]:
     """(truth id, predicted id) -> pixels, for every pair that shares a pixel."""
     base = int(pred.max()) + 1
@@ -71,8 +65,14 @@ def image_stats(truth: Segmentation, pred: Segmentation) -> dict[int, CategorySt
     """One image's TP/FP/FN and matched IoU sum per category (module docstring)."""
     stats: dict[int, CategoryStat] = {}
     overlaps = _overlaps(truth.id_map, pred.id_map)
-    truth_area = _areas(truth.id_map, np.array(list(truth.categories)))
-    pred_area = {i: a for i, a in _areas(pred.id_map, np.array(list(pred.categories))).items() if a > 0}
+    # Every pixel is in one pair, so the segments' areas are sums of the overlaps.
+    truth_area, pred_area = dict.fromkeys(truth.categories, 0), dict.fromkeys(pred.categories, 0)
+    for (t, p), pixels in overlaps.items():
+        if t in truth_area:
+            truth_area[t] += pixels
+        if p in pred_area:
+            pred_area[p] += pixels
+    pred_area = {i: a for i, a in pred_area.items() if a > 0}
     matched_truth, matched_pred = set(), set()
     for (t, p), pixels in overlaps.items():
         if t not in truth.categories or p not in pred_area or t in truth.crowd:

@@ -4,7 +4,6 @@ same inputs, and collects the report (metrics, their difference, per-sample agre
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from tqdm import tqdm
 
 from ..bench.machine import machine
 from ..errors import RapSamError
+from ..progress import Log
 from ..runtime.loader import Runtime, load
 from ..runtime.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
 from .coco_instances import CocoInstances
@@ -28,7 +28,6 @@ from .youtube_vis import YouTubeVIS
 TASKS = ("panoptic", "prompt", "video")
 # The issue's acceptance: an engine within 0.1 (percentage points) of PyTorch on every metric.
 DEFAULT_TOLERANCE = 0.1
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -54,6 +53,13 @@ class EvalConfig:
     tolerance: float = DEFAULT_TOLERANCE
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        """Settings that cannot work are refused before any data is read."""
+        if self.task not in TASKS:
+            raise RapSamError(f"unknown task {self.task!r}", f"use one of {', '.join(TASKS)}")
+        if self.prompt not in PROMPT_MODES:
+            raise RapSamError(f"unknown prompt mode {self.prompt!r}", f"use one of {', '.join(PROMPT_MODES)}")
+
 
 def open_dataset(config: EvalConfig) -> CocoPanoptic | CocoInstances | YouTubeVIS:
     """The task's dataset from ``--data``; for prompts, a JSON named panoptic_* is read as COCO
@@ -71,16 +77,12 @@ def open_dataset(config: EvalConfig) -> CocoPanoptic | CocoInstances | YouTubeVI
 
 
 def make_task(config: EvalConfig, dataset, runtimes: list[Runtime]) -> EvalTask:
-    if config.task not in TASKS:
-        raise RapSamError(f"unknown task {config.task!r}", f"use one of {', '.join(TASKS)}")
     if config.task == "video":
         resize = config.resize or ResizePolicy(YOUTUBE_VIS_SCALE)
         return VideoEval(dataset, runtimes, resize, config.clip_size, config.stride)
     resize = config.resize or ResizePolicy(COCO_SCALE)
     if config.task == "panoptic":
         return PanopticEval(dataset, runtimes, resize)
-    if config.prompt not in PROMPT_MODES:
-        raise RapSamError(f"unknown prompt mode {config.prompt!r}", f"use one of {', '.join(PROMPT_MODES)}")
     return PromptEval(dataset, runtimes, resize, config.prompt, config.seed)
 
 

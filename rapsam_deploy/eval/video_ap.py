@@ -142,15 +142,16 @@ class VideoAP:
             precision[t, valid] = pr[at[valid]]
         return precision, recall
 
-    def _mean(self, area: str, max_det: int, which: str, threshold: float | None = None) -> float | None:
+    def _curves(self, area: str, max_det: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(precision, recall) of each category with ground truth in ``area``."""
+        results = (self._precision_recall(e, max_det) for (_, a), e in self.evaluated.items() if a == area)
+        return [r for r in results if r is not None]
+
+    @staticmethod
+    def _mean(curves: list[tuple[np.ndarray, np.ndarray]], which: str, threshold: float | None = None) -> float | None:
         values = []
-        for (_, entry_area), entries in self.evaluated.items():
-            if entry_area != area:
-                continue
-            result = self._precision_recall(entries, max_det)
-            if result is None:
-                continue
-            value = result[0] if which == "precision" else result[1]
+        for precision, recall in curves:
+            value = precision if which == "precision" else recall
             if threshold is not None:
                 value = value[np.isclose(IOU_THRESHOLDS, threshold)]
             values.append(value.ravel())
@@ -158,17 +159,19 @@ class VideoAP:
 
     def compute(self) -> dict[str, float | None]:
         """Fractions; ``None`` where no ground truth counts (as the API's -1)."""
+        pairs = [(area, MAX_DETS[-1]) for area in AREA_RANGES] + [("all", m) for m in MAX_DETS[:-1]]
+        curves = {pair: self._curves(*pair) for pair in pairs}
         return {
-            "ap": self._mean("all", 100, "precision"),
-            "ap50": self._mean("all", 100, "precision", 0.5),
-            "ap75": self._mean("all", 100, "precision", 0.75),
-            "ap_small": self._mean("small", 100, "precision"),
-            "ap_medium": self._mean("medium", 100, "precision"),
-            "ap_large": self._mean("large", 100, "precision"),
-            "ar1": self._mean("all", 1, "recall"),
-            "ar10": self._mean("all", 10, "recall"),
-            "ar100": self._mean("all", 100, "recall"),
-            "ar_small": self._mean("small", 100, "recall"),
-            "ar_medium": self._mean("medium", 100, "recall"),
-            "ar_large": self._mean("large", 100, "recall"),
+            "ap": self._mean(curves["all", 100], "precision"),
+            "ap50": self._mean(curves["all", 100], "precision", 0.5),
+            "ap75": self._mean(curves["all", 100], "precision", 0.75),
+            "ap_small": self._mean(curves["small", 100], "precision"),
+            "ap_medium": self._mean(curves["medium", 100], "precision"),
+            "ap_large": self._mean(curves["large", 100], "precision"),
+            "ar1": self._mean(curves["all", 1], "recall"),
+            "ar10": self._mean(curves["all", 10], "recall"),
+            "ar100": self._mean(curves["all", 100], "recall"),
+            "ar_small": self._mean(curves["small", 100], "recall"),
+            "ar_medium": self._mean(curves["medium", 100], "recall"),
+            "ar_large": self._mean(curves["large", 100], "recall"),
         }

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import RapSamError
 from .categories import Category, check_category, read_categories
-from .data import check_file, images_folder, read_json
+from .data import check_file, images_folder, read_json, require_keys
 from .masks import areas, to_rle
 
 
@@ -50,9 +50,9 @@ class YouTubeVIS:
 
     def __init__(self, annotations: Path, images: Path | None = None, limit: int | None = None) -> None:
         content = read_json(annotations)
-        missing = [k for k in ("videos", "annotations", "categories") if k not in content]
-        if missing:
-            raise RapSamError(f"{annotations} lacks {', '.join(missing)}", "pass a YouTube-VIS annotation JSON")
+        require_keys(
+            content, ("videos", "annotations", "categories"), str(annotations), "pass a YouTube-VIS annotation JSON"
+        )
         self.annotations = annotations
         self.categories: tuple[Category, ...] = read_categories(content["categories"], str(annotations), True)
         self.images = images_folder(annotations, images)

@@ -1,5 +1,5 @@
-"""Structural checks of exported graphs: ONNX validity, TensorRT operator support, and
-weights duplicated across the graphs of one export."""
+"""Structural checks of exported graphs: ONNX validity and weights duplicated across the graphs
+of one export (TensorRT operator support is ``tensorrt_ops``)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,11 @@ from dataclasses import dataclass
 
 import onnx
 
-from .tensorrt_ops import unsupported_ops
-
 
 def check_graph(model: onnx.ModelProto) -> None:
     """``onnx.checker`` (full check) and strict shape inference; raises on any problem."""
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-
-
-def tensorrt_problems(model: onnx.ModelProto) -> list[str]:
-    """Operators TensorRT 10 cannot parse (empty when fine)."""
-    return unsupported_ops(model)
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ from ..model.deform_conv import DEFORM_IMPLS
 from ..model.kernel_updator import set_fused_impl
 from ..vocabulary import vocabulary_for
 from .atomic import check_output, staged_directory
-from .checks import check_graph, shared_weights, tensorrt_problems
+from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .graphs import FUSED_GRAPHS, GRAPH_MODULES, example_inputs
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
 from .precision import half_precision
 from .simplify import simplify
+from .tensorrt_ops import unsupported_ops
 from .validate import THRESHOLDS, ArtifactParity, reference_cases, validate_files
 
 _PROBE_SIZE = (64, 96)
@@ -95,15 +96,26 @@ def check_options(options: ExportOptions) -> None:
             raise RapSamError(f"unknown precision {precision!r}", f"use one of {contract.PRECISIONS}")
 
 
+def _form(graph: str, variant: str, precision: str) -> tuple[str, str]:
+    """The (variant, precision) of the file that serves ``graph`` in that form: graphs without a
+    fused op have no plugin form, those in ``_FP32_ONLY`` no fp16 form."""
+    return (variant if graph in FUSED_GRAPHS else "standard", "fp32" if graph in _FP32_ONLY else precision)
+
+
 def artifact_file(graph: str, variant: str, precision: str) -> str:
     """``decoder.onnx``, ``decoder.plugin.onnx``, ``decoder.fp16.onnx``, ``decoder.plugin.fp16.onnx``;
     graphs without a fused op or an fp16 form share the plainer file."""
-    parts = [graph]
-    if variant == "plugin" and graph in FUSED_GRAPHS:
-        parts.append("plugin")
-    if precision == "fp16" and graph not in _FP32_ONLY:
-        parts.append("fp16")
+    variant, precision = _form(graph, variant, precision)
+    parts = [graph] + ["plugin"] * (variant == "plugin") + ["fp16"] * (precision == "fp16")
     return ".".join(parts) + ".onnx"
+
+
+def _forms(options: ExportOptions) -> Iterator[tuple[str, str, contract.GraphSpec, str]]:
+    """Every (precision, variant, graph spec, file) the export's manifest lists."""
+    for precision in options.precisions:
+        for variant in options.variants:
+            for spec in contract.GRAPHS:
+                yield precision, variant, spec, artifact_file(spec.name, variant, precision)
 
 
 @contextlib.contextmanager
@@ -133,11 +145,12 @@ def _tensor_info(values, spec_tensors) -> list[dict]:
 @dataclass
 class _Built:
     graph: str
-    file: str
     precision: str
     model: onnx.ModelProto
     simplifier: str
     rejected: dict
+    sha256: str = ""  # of the saved file
+    bytes: int = 0
 
 
 def _export_file(model: RapSam, graph: str, variant: str, precision: str, options: ExportOptions) -> _Built:
@@ -147,14 +160,7 @@ def _export_file(model: RapSam, graph: str, variant: str, precision: str, option
     attach_fused_function(onnx_model, options.opset)
     simplified = simplify(onnx_model, _probe(spec))
     check_graph(simplified.model)
-    return _Built(
-        graph,
-        artifact_file(graph, variant, precision),
-        precision,
-        simplified.model,
-        simplified.simplifier,
-        simplified.rejected,
-    )
+    return _Built(graph, precision, simplified.model, simplified.simplifier, simplified.rejected)
 
 
 def _tools() -> dict:
@@ -256,21 +262,18 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
         models["fp16"] = half_precision(model)
 
     jobs = {}
-    for precision in options.precisions:
-        for variant in options.variants:
-            for spec in contract.GRAPHS:
-                source = "fp32" if spec.name in _FP32_ONLY else precision
-                file = artifact_file(spec.name, variant, precision)
-                jobs.setdefault(file, (spec.name, variant if spec.name in FUSED_GRAPHS else "standard", source))
+    for precision, variant, spec, file in _forms(options):
+        jobs.setdefault(file, (spec.name, *_form(spec.name, variant, precision)))
 
     with staged_directory(output, options.force) as staging:
         built: dict[str, _Built] = {}
         for index, (file, (graph, variant, source)) in enumerate(jobs.items(), 1):
             step = time.perf_counter()
-            built[file] = _export_file(models[source], graph, variant, source, options)
-            onnx.save(built[file].model, staging / file)
-            size, seconds = (staging / file).stat().st_size / 1e6, time.perf_counter() - step
-            log(f"[{index}/{len(jobs)}] {file}: {size:.1f} MB, {built[file].simplifier} ({seconds:.1f} s)")
+            built[file] = b = _export_file(models[source], graph, variant, source, options)
+            onnx.save(b.model, staging / file)
+            b.sha256, b.bytes = sha256_of(staging / file), (staging / file).stat().st_size
+            seconds = time.perf_counter() - step
+            log(f"[{index}/{len(jobs)}] {file}: {b.bytes / 1e6:.1f} MB, {b.simplifier} ({seconds:.1f} s)")
 
         queries_path = staging / contract.OBJECT_QUERIES_FILE
         np.save(queries_path, model.object_queries.detach().float().numpy())
@@ -292,7 +295,7 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
                 raise _validation_error(reports)
             log(f"validation passed ({time.perf_counter() - step:.1f} s)")
 
-        artifacts = _artifacts(options, built, parity, staging)
+        artifacts = _artifacts(options, built, parity)
         validation = {
             "ran": options.validate,
             "runtime": "onnxruntime CPUExecutionProvider",
@@ -304,37 +307,34 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
     return contract.read_manifest(output)
 
 
-def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict, staging: Path) -> list[Artifact]:
+def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict) -> list[Artifact]:
     artifacts = []
-    for precision in options.precisions:
-        for variant in options.variants:
-            for spec in contract.GRAPHS:
-                file = artifact_file(spec.name, variant, precision)
-                b = built[file]
-                notes = []
-                if spec.name in _FP32_ONLY and precision == "fp16":
-                    notes.append(_FP32_ONLY[spec.name])
-                if variant == "plugin" and spec.name not in FUSED_GRAPHS:
-                    notes.append("no fused op in this graph: same file as the standard variant")
-                report = parity.get(file)
-                artifacts.append(
-                    Artifact(
-                        graph=spec.name,
-                        file=file,
-                        variant=variant,
-                        precision=precision,
-                        sha256=sha256_of(staging / file),
-                        bytes=(staging / file).stat().st_size,
-                        opset=options.opset,
-                        inputs=_tensor_info(b.model.graph.input, spec.inputs),
-                        outputs=_tensor_info(b.model.graph.output, spec.outputs),
-                        simplifier=b.simplifier,
-                        custom_ops=sorted({f"{n.domain}::{n.op_type}" for n in b.model.graph.node if n.domain}),
-                        tensorrt_unsupported=tensorrt_problems(b.model),
-                        parity=_parity_json(report, options.validate),
-                        notes=notes + [f"{k}: {v}" for k, v in sorted(b.rejected.items())],
-                    )
-                )
+    for precision, variant, spec, file in _forms(options):
+        b = built[file]
+        file_variant, file_precision = _form(spec.name, variant, precision)
+        notes = []
+        if file_precision != precision:
+            notes.append(_FP32_ONLY[spec.name])
+        if file_variant != variant:
+            notes.append("no fused op in this graph: same file as the standard variant")
+        artifacts.append(
+            Artifact(
+                graph=spec.name,
+                file=file,
+                variant=variant,
+                precision=precision,
+                sha256=b.sha256,
+                bytes=b.bytes,
+                opset=options.opset,
+                inputs=_tensor_info(b.model.graph.input, spec.inputs),
+                outputs=_tensor_info(b.model.graph.output, spec.outputs),
+                simplifier=b.simplifier,
+                custom_ops=sorted({f"{n.domain}::{n.op_type}" for n in b.model.graph.node if n.domain}),
+                tensorrt_unsupported=unsupported_ops(b.model),
+                parity=_parity_json(parity.get(file), options.validate),
+                notes=notes + [f"{k}: {v}" for k, v in sorted(b.rejected.items())],
+            )
+        )
     return artifacts
 
 

@@ -23,7 +23,6 @@ class Simplified:
 
     model: onnx.ModelProto
     simplifier: str
-    sizes: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
 
 
@@ -59,7 +58,7 @@ def _equal(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> bool:
 def simplify(model: onnx.ModelProto, probe: dict[str, np.ndarray]) -> Simplified:
     """Run every simplifier; keep the smallest graph that still computes the same outputs."""
     expected = run(create_session(model.SerializeToString()), probe)
-    result = Simplified(model, "none", {"none": model.ByteSize()})
+    result = Simplified(model, "none")
     for name, simplifier in SIMPLIFIERS.items():
         try:
             candidate = simplifier(model)
@@ -67,7 +66,6 @@ def simplify(model: onnx.ModelProto, probe: dict[str, np.ndarray]) -> Simplified
         except Exception as err:
             result.rejected[name] = f"failed: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}"
             continue
-        result.sizes[name] = candidate.ByteSize()
         if not same:
             result.rejected[name] = "changed the outputs"
         elif (candidate.ByteSize(), len(candidate.graph.node)) < (

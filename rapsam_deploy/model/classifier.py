@@ -34,12 +34,6 @@ class CosineClassifier(nn.Module):
         background = class_embed.new_zeros(1, prototypes, dim)
         return torch.cat([class_embed.float(), background], dim=0).permute(2, 0, 1).contiguous()
 
-    def set_class_embed(self, class_embed: Tensor) -> None:
-        """Replace the class embeddings ([K,P,D]); K and P may change, D may not."""
-        if class_embed.shape[-1] != self.fc_cls.shape[0]:
-            raise ValueError(f"class embedding dim {class_embed.shape[-1]} != {self.fc_cls.shape[0]}")
-        self.fc_cls = self.layout(class_embed).to(self.fc_cls.device)
-
     @property
     def num_classes(self) -> int:
         """K, the number of classes without no-object."""

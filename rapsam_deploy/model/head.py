@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..contract import PROMPT_KINDS
 from .attention import ResidualCrossAttention
 from .classifier import CosineClassifier
 from .cross_atten_head import CrossAttenHead
@@ -38,7 +39,7 @@ class RapSamHead(nn.Module):
         super().__init__()
         self.classifier = CosineClassifier(class_embed)
         self.mask_tokens = nn.Embedding(1, channels)
-        self.pb_embedding = nn.Embedding(2, channels)
+        self.pb_embedding = nn.Embedding(PROMPT_KINDS, channels)
         self.pos_linear = nn.Linear(2 * channels, channels)
         self.kernels = nn.Embedding(num_queries, channels)
         self.mask_heads = nn.ModuleList(CrossAttenHead(self.classifier, channels, num_heads) for _ in range(num_stages))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import onnx
 from .. import __version__, contract
 from ..contract import GraphSpec, Manifest, read_manifest
 from ..errors import RapSamError
+from ..progress import Log, log_stderr
+from .backend import GRAPH_SPECS
 from .engine_file import (
     EngineHeader,
     default_engine_dir,
@@ -34,13 +35,6 @@ from .export_dir import verified_graph
 from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 
 AXES = ("B", "H", "W", "N", "T")
-_SPECS = {spec.name: spec for spec in contract.GRAPHS}
-
-Log = Callable[[str], None]
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def prepare_for_parser(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -210,9 +204,9 @@ def check_build_options(options: BuildOptions, manifest: Manifest) -> None:
         raise RapSamError(f"unknown precision {options.precision!r}", f"use one of {contract.PRECISIONS}")
     if options.variant not in contract.VARIANTS:
         raise RapSamError(f"unknown variant {options.variant!r}", f"use one of {contract.VARIANTS}")
-    unknown = [g for g in options.graphs if g not in _SPECS]
+    unknown = [g for g in options.graphs if g not in GRAPH_SPECS]
     if unknown:
-        raise RapSamError(f"unknown graphs {unknown}", f"choose from {list(_SPECS)}")
+        raise RapSamError(f"unknown graphs {unknown}", f"choose from {list(GRAPH_SPECS)}")
     for graph in options.graphs:
         manifest.artifact(graph, options.variant, options.precision)
     if options.workspace_gib is not None and options.workspace_gib <= 0:
@@ -308,11 +302,11 @@ class _Target:
     plugin_sha256: str | None
 
 
-def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = _stderr) -> BuiltEngine:
+def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = log_stderr) -> BuiltEngine:
     """Parse, build and write one graph's engine (see :func:`build_engines`)."""
     trt = import_tensorrt()
     start = time.perf_counter()
-    spec = _SPECS[graph]
+    spec = GRAPH_SPECS[graph]
     onnx_file = verified_graph(options.export_dir, target.manifest, graph, options.variant, options.precision)
     builder = trt.Builder(tensorrt_logger())
     network, _parser = _parse(trt, builder, spec, onnx_file, options.variant)
@@ -352,7 +346,7 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
     return BuiltEngine(graph, path, header, time.perf_counter() - start)
 
 
-def build_engines(options: BuildOptions, log: Log = _stderr) -> list[BuiltEngine]:
+def build_engines(options: BuildOptions, log: Log = log_stderr) -> list[BuiltEngine]:
     """Build the engines of ``options.graphs`` from the export directory's manifest, one per
     graph, into ``options.engine_dir`` (``EXPORT_DIR/engines/<precision>-<variant>`` by default),
     with the plugin library loaded for the ``plugin`` variant and a timing cache reused across

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +37,20 @@ def decode_objects(runtime: Runtime, features: torch.Tensor) -> dict[str, torch.
 
 class PanopticPredictor:
     """``predict(images)``: RGB uint8 [H,W,3] images (see ``load_image``) -> one
-    :class:`PanopticPrediction` each. Resize defaults to the COCO test pipeline's."""
+    :class:`PanopticPrediction` each. Resize defaults to the COCO test pipeline's; ``score_thr``
+    drops instances scoring at or below it (all kept by default, as the official model)."""
 
     def __init__(
-        self, runtime: Runtime, resize: ResizePolicy | None = None, config: PanopticConfig | None = None
+        self,
+        runtime: Runtime,
+        resize: ResizePolicy | None = None,
+        config: PanopticConfig | None = None,
+        score_thr: float = -math.inf,
     ) -> None:
         self.runtime = runtime
         self.resize = resize or ResizePolicy(COCO_SCALE)
         self.config = config or PanopticConfig()
+        self.score_thr = score_thr
 
     def predict(self, images: list[np.ndarray] | np.ndarray) -> list[PanopticPrediction]:
         batch, metas = self.prepare(images)
@@ -66,6 +73,6 @@ class PanopticPredictor:
         results = []
         for i, meta in enumerate(metas):
             classes, masks = outputs["class_logits"][i], outputs["mask_logits_out"][i]
-            panoptic, instances = segment(classes, masks, meta, num_things, self.config)
+            panoptic, instances = segment(classes, masks, meta, num_things, self.config, min_score=self.score_thr)
             results.append(PanopticPrediction(panoptic, instances, meta))
         return results

@@ -4,10 +4,10 @@ for, and our plugin library registered with it."""
 from __future__ import annotations
 
 import functools
-import hashlib
 
 from .. import contract
 from ..errors import RapSamError
+from ..model.checkpoint import sha256_of
 from .engine_file import compute_capability
 
 TENSORRT_INSTALL_HINT = (
@@ -83,4 +83,4 @@ def load_plugin_library() -> str:
             f"TensorRT could not load the plugin library {path} (TensorRT's message is above)",
             "rebuild it against this TensorRT: `bash .ci/build_plugins.sh -DTENSORRT_ROOT=/path/to/TensorRT`",
         )
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_of(path)

@@ -20,7 +20,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import RapSamError
-from ..model.video import stack_frames
+from ..model.video import stack_frames, unstack_masks
 from .loader import Runtime
 from .panoptic import decode_objects
 from .postprocess import Instances, PanopticConfig, instances
@@ -144,7 +144,7 @@ class VideoPredictor:
             stacked = stack_frames(features[start:end], frames)  # [1,C,T*Hf,Wf]
             out = decode_objects(self.runtime, stacked)
             classes, kernels = out["class_logits"][0], out["kernels_out"][0]
-            masks = out["mask_logits_out"][0].unflatten(1, (frames, -1))  # [N,T,Hf,Wf]
+            masks = unstack_masks(out["mask_logits_out"], frames)[0]  # [N,T,Hf,Wf]
             if previous is not None:
                 order = torch.as_tensor(match_queries(previous, kernels), device=classes.device)
                 classes, kernels, masks = classes[order], kernels[order], masks[order]

@@ -22,7 +22,6 @@ public:
     // `stream` has finished with it.
     void* reserve(std::size_t bytes, cudaStream_t stream);
     void* data() const { return data_; }
-    std::size_t capacity() const { return capacity_; }
 
 private:
     void* data_ = nullptr;
