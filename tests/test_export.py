@@ -94,9 +94,14 @@ def test_tensorrt_op_check_can_fail():
     resize = onnx.helper.make_node(
         "Resize", ["z", "", "sc"], ["w"], coordinate_transformation_mode="tf_crop_and_resize"
     )
-    graph = onnx.helper.make_graph([node, custom, resize], "g", [], [])
+    # TensorRT's importer reads DeformConv's bias whenever the mask follows it; Resize's empty roi
+    # (never read) and sizes (null-checked) are fine.
+    deform = onnx.helper.make_node("DeformConv", ["w", "k", "o", "", "m"], ["d"])
+    upsample = onnx.helper.make_node("Resize", ["d", "", "sc", ""], ["u"])
+    graph = onnx.helper.make_graph([node, custom, resize, deform, upsample], "g", [], [])
     assert unsupported_ops(onnx.helper.make_model(graph)) == [
         "Col2Im",
+        "DeformConv(empty input 3)",
         "Resize(coordinate_transformation_mode=tf_crop_and_resize)",
         "acme::Mystery",
     ]

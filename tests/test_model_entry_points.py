@@ -8,6 +8,7 @@ from conftest import photo
 from rapsam_deploy.contract import CHANNELS
 from rapsam_deploy.model.mask_pool import mask_pool
 from rapsam_deploy.model.video import stack_frames, unstack_masks
+from rapsam_deploy.parity import mask_agreement, scaled_error
 
 
 def test_entry_point_shapes(r18):
@@ -112,7 +113,11 @@ def test_stacking_frames_makes_pooling_tube_pooling():
 
 def test_video_is_one_query_set_per_clip(r18):
     """Permuting a clip's frames permutes its masks along T and leaves the class scores alone
-    (pooling sums over all frames); a 1-frame clip is the image path."""
+    (pooling sums over all frames); a 1-frame clip is the image path.
+
+    Permuting changes the order of the pooled sums: the float noise flips a few hard-mask pixels
+    (3 of 76,800 on an AVX-512 Xeon, none on an AVX2 EPYC), which moves logits downstream by up
+    to 0.7 of a 165 range. So masks are compared as masks and the rest by scaled error."""
     clip = torch.stack([photo(64, 64), photo(64, 64, "coffee"), photo(64, 64, "chelsea")], dim=1)  # [1,T,3,H,W]
     order = torch.tensor([2, 0, 1])
     with torch.no_grad():
@@ -121,8 +126,12 @@ def test_video_is_one_query_set_per_clip(r18):
         single_masks, single_classes = r18.forward_video(clip[:, :1])
         image_masks, image_classes = r18.forward_panoptic(clip[:, 0])
     assert masks.shape == (1, 100, 3, 16, 16) and classes.shape == (1, 100, r18.num_classes + 1)
-    torch.testing.assert_close(masks_p, masks[:, :, order], rtol=1e-4, atol=1e-3)
-    torch.testing.assert_close(classes_p, classes, rtol=1e-4, atol=1e-3)
+    permuted = mask_agreement(masks_p, masks[:, :, order])
+    assert permuted.sign >= 0.999 and permuted.iou_min >= 0.95, permuted
+    assert scaled_error(masks_p, masks[:, :, order]) <= 1e-2
+    assert scaled_error(classes_p, classes) <= 1e-2
+    unpermuted = mask_agreement(masks_p, masks)  # so the comparison can fail
+    assert unpermuted.sign < 0.99 and unpermuted.iou_min < 0.5, unpermuted
     torch.testing.assert_close(single_masks[:, :, 0], image_masks, rtol=0, atol=0)
     torch.testing.assert_close(single_classes, image_classes, rtol=0, atol=0)
     assert not torch.allclose(masks[:, :, 0], image_masks, atol=1e-2), "pooling over 3 frames must differ from 1"

@@ -70,11 +70,15 @@ _RAPSAM = Opset(contract.FUSED_OP_DOMAIN, contract.FUSED_OP_VERSION)
 
 
 def _deform_conv(x, offset, mask, weight, stride: int, padding: int, dilation: int):
+    # An explicit zero bias [O], not an empty optional input: TensorRT's DeformConv importer
+    # reads the bias's dtype whenever a mask follows it and fails on an empty one
+    # (tensorrt_ops.EMPTY_INPUT_SAFE). Adding 0 changes no value in any runtime.
+    bias = op.CastLike(op.ConstantOfShape(op.Shape(weight, start=0, end=1)), x)
     return op.DeformConv(
         x,
         weight,
         offset,
-        None,
+        bias,
         mask,
         dilations=[dilation, dilation],
         pads=[padding] * 4,

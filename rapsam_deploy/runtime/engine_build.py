@@ -263,9 +263,10 @@ def _parse(trt, builder, spec: GraphSpec, onnx_file: Path, variant: str):
     needs it alive)."""
     strongly_typed = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
     network = builder.create_network(0 if strongly_typed is None else 1 << int(strongly_typed))
+    # No ENABLE_PLUGIN_OVERRIDE: the fused nodes' plugin_namespace attribute already sends them to
+    # the plugin registry, and the flag makes the parser ask the registry about every node, which
+    # crashes TensorRT 10.15-10.16 on the decoder's Split nodes (README, "The plugin variant").
     parser = trt.OnnxParser(network, tensorrt_logger())
-    if variant == "plugin" and hasattr(trt.OnnxParserFlag, "ENABLE_PLUGIN_OVERRIDE"):
-        parser.set_flag(trt.OnnxParserFlag.ENABLE_PLUGIN_OVERRIDE)
     # The path lets the parser find external weight files next to the graph.
     if not parser.parse(_parser_bytes(onnx_file, variant), str(onnx_file)):
         raise parse_error(parser, onnx_file)

@@ -44,13 +44,35 @@ class _Captured:
 
 @dataclass
 class _Engine:
-    """One graph's deserialised engine, its execution context and that context's device memory."""
+    """One graph's deserialised engine and its execution context; ``scratch_bytes`` is the
+    activation memory its current input shapes need, ``bound`` the (address, size) of the
+    activation memory the context was last given."""
 
     engine: object
     context: object
-    memory: torch.Tensor
     shapes: tuple[tuple[int, ...], ...] | None = None
+    scratch_bytes: int = 0
+    bound: tuple[int, int] | None = None
     captured: _Captured | None = None
+
+
+class _Scratch:
+    """One block of activation memory for every engine of a backend (they run one at a time, on
+    one stream), as large as the largest shapes run so far: sizing each engine's own block for
+    its whole profile would take several GB per engine with the default profiles."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.block: torch.Tensor | None = None
+
+    def at_least(self, size: int) -> torch.Tensor:
+        """The block, replaced by a larger one when ``size`` bytes do not fit. Call it on the
+        stream the engines run on: torch then reuses the old block only after that stream's
+        queued work."""
+        if self.block is None or self.block.numel() < size:
+            self.block = None
+            self.block = torch.empty(max(size, 1), dtype=torch.uint8, device=self.device)
+        return self.block
 
 
 def _check_io(engine, spec: GraphSpec, rebuild: str) -> None:
@@ -90,7 +112,8 @@ class TensorRTBackend(Backend):
     Every call runs on the backend's own stream, ordered after the caller's current stream and
     before its later work: TensorRT adds synchronisations on the legacy default stream, which is
     torch's current stream unless the caller sets one. Not thread-safe: each graph has one
-    execution context.
+    execution context, and the engines share one block of activation memory, sized for the
+    largest shapes run so far.
     """
 
     def __init__(
@@ -135,6 +158,7 @@ class TensorRTBackend(Backend):
         self._stream = torch.cuda.Stream(device)
         self._runtime = self._trt.Runtime(tensorrt_logger())
         self._engines: dict[str, _Engine] = {}
+        self._scratch = _Scratch(device)
 
     def _check_engines(self) -> None:
         """Every engine's header against this TensorRT, GPU, plugin and export, up front (so that
@@ -166,26 +190,47 @@ class TensorRTBackend(Backend):
                 f"pass graphs=(..., {graph!r}) to TensorRTBackend",
             )
         _, serialized = read_engine(engine_path(self.engine_dir, graph), expect)
+        rebuild = rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])
         with torch.cuda.device(self.device):
             engine = self._runtime.deserialize_cuda_engine(serialized)
             if engine is None:
                 raise RapSamError(
                     f"TensorRT could not deserialise the {graph} engine (its messages are above)",
-                    f"rebuild it: {rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])}",
+                    f"rebuild it: {rebuild}",
                 )
-            # USER_MANAGED: the activation memory is a torch tensor sized for the largest shapes.
+            # USER_MANAGED: the activation memory is the backend's shared block (see _Scratch).
             context = engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
-            size = getattr(engine, "device_memory_size_v2", None)
-            size = engine.device_memory_size if size is None else size
-            memory = torch.empty(max(int(size), 1), dtype=torch.uint8, device=self.device)
-            if hasattr(context, "set_device_memory"):
-                context.set_device_memory(memory.data_ptr(), int(size))
-            else:
-                context.device_memory = memory.data_ptr()
-        _check_io(
-            engine, GRAPH_SPECS[graph], rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])
-        )
-        return _Engine(engine, context, memory)
+            if context is None:
+                raise RapSamError(
+                    f"TensorRT could not create an execution context for the {graph} engine (its messages are above)",
+                    "free GPU memory (other processes, larger batches), or rebuild it with smaller --profile-* "
+                    f"ranges: {rebuild}",
+                )
+        _check_io(engine, GRAPH_SPECS[graph], rebuild)
+        return _Engine(engine, context)
+
+    @staticmethod
+    def _scratch_bytes(entry: _Engine) -> int:
+        """The activation memory the context's current input shapes need (TensorRT 10's
+        ``update_device_memory_size_for_shapes``; 0 means it failed), else the profile's maximum."""
+        size = entry.context.update_device_memory_size_for_shapes()
+        if size:
+            return int(size)
+        size = getattr(entry.engine, "device_memory_size_v2", None)
+        return int(entry.engine.device_memory_size if size is None else size)
+
+    def _bind_scratch(self, entry: _Engine) -> None:
+        """Give the context the shared block, when the block or the size its shapes need changed
+        (a captured CUDA graph holds the old address, so it is dropped)."""
+        block = self._scratch.at_least(entry.scratch_bytes)
+        bound = (block.data_ptr(), entry.scratch_bytes)
+        if entry.bound == bound:
+            return
+        if hasattr(entry.context, "set_device_memory"):
+            entry.context.set_device_memory(*bound)
+        else:  # TensorRT 10.0
+            entry.context.device_memory = bound[0]
+        entry.bound, entry.captured = bound, None
 
     # ---- running ---------------------------------------------------------------------------
 
@@ -197,8 +242,8 @@ class TensorRTBackend(Backend):
         }
 
     def _set_shapes(self, spec: GraphSpec, entry: _Engine, inputs: dict[str, torch.Tensor], expected: dict) -> None:
-        """Set the input shapes when they change, and check TensorRT's output shapes against
-        the contract's once per shape."""
+        """Set the input shapes when they change, check TensorRT's output shapes against the
+        contract's and size the activation memory for them, once per shape."""
         shapes = tuple(tuple(t.shape) for t in inputs.values())
         if shapes == entry.shapes:
             return
@@ -219,6 +264,7 @@ class TensorRTBackend(Backend):
                     f"the {spec.name} engine gives {name} the shape {engine_shape}, the contract {shape}",
                     "re-export and rebuild: the engine does not follow this rapsam-deploy's contract",
                 )
+        entry.scratch_bytes = self._scratch_bytes(entry)
         entry.shapes = shapes
 
     def _execute(self, entry: _Engine, inputs: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:
@@ -267,6 +313,7 @@ class TensorRTBackend(Backend):
         self._stream.wait_stream(caller)
         with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
             self._set_shapes(spec, entry, inputs, expected)
+            self._bind_scratch(entry)
             if outputs is None:
                 static = self._replay(spec, entry, inputs, expected)
             else:

@@ -80,7 +80,10 @@ void Engine::check_tensors() const {
     }
 }
 
-std::int64_t Engine::scratch_bytes() const {
+std::int64_t Engine::scratch_for_shapes() {
+    // 0 means TensorRT could not size it: fall back to the profile's maximum.
+    const std::size_t needed = context_->updateDeviceMemorySizeForShapes();
+    if (needed > 0) return static_cast<std::int64_t>(needed);
 #if RAPSAM_TRT_DEVICE_MEMORY_V2
     return engine_->getDeviceMemorySizeV2();
 #else
@@ -88,11 +91,11 @@ std::int64_t Engine::scratch_bytes() const {
 #endif
 }
 
-void Engine::set_shapes(const std::map<std::string, DeviceTensor>& inputs,
-                        const std::map<std::string, DeviceTensor>& outputs) {
+std::int64_t Engine::prepare(const std::map<std::string, DeviceTensor>& inputs,
+                             const std::map<std::string, DeviceTensor>& outputs) {
     std::map<std::string, Shape> shapes;
     for (const auto& [name, tensor] : inputs) shapes[name] = tensor.shape;
-    if (shapes == shapes_) return;
+    if (shapes == shapes_) return scratch_bytes_;
     shapes_.clear();
     for (const auto& [name, shape] : shapes) {
         if (!context_->setInputShape(name.c_str(), to_dims(shape))) {
@@ -111,15 +114,16 @@ void Engine::set_shapes(const std::map<std::string, DeviceTensor>& inputs,
                         "re-export and rebuild: the engine does not follow this rapsam-deploy's contract");
         }
     }
+    scratch_bytes_ = scratch_for_shapes();
     shapes_ = std::move(shapes);
+    return scratch_bytes_;
 }
 
 void Engine::run(const std::map<std::string, DeviceTensor>& inputs, const std::map<std::string, DeviceTensor>& outputs,
                  cudaStream_t stream, void* scratch) {
-    set_shapes(inputs, outputs);
     // The scratch block is shared and may have moved since the last call: set it every time.
 #if RAPSAM_TRT_DEVICE_MEMORY_V2
-    context_->setDeviceMemoryV2(scratch, scratch_bytes());
+    context_->setDeviceMemoryV2(scratch, scratch_bytes_);
 #else
     context_->setDeviceMemory(scratch);
 #endif

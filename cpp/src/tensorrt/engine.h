@@ -29,24 +29,27 @@ public:
     // `rebuild` is the rapsam-build command that errors suggest.
     Engine(nvinfer1::IRuntime& runtime, const EngineFile& file, const contract::GraphSpec& spec, std::string rebuild);
 
-    // Bytes of activation memory this engine needs for any shape in its profile.
-    std::int64_t scratch_bytes() const;
+    // Set the input shapes (when they changed; outputs are checked against the shapes
+    // output_shapes() gives) and return the bytes of activation memory they need: sized for the
+    // shapes in use, not the profile's maxima, which take several GB with the default profiles.
+    std::int64_t prepare(const std::map<std::string, DeviceTensor>& inputs,
+                         const std::map<std::string, DeviceTensor>& outputs);
 
-    // Run on `stream` with `scratch` (scratch_bytes() at least); inputs and outputs by the
-    // contract's names, outputs of the shapes output_shapes() gives.
+    // Run the shapes of the last prepare() on `stream` with `scratch` (at least what prepare()
+    // returned); inputs and outputs by the contract's names.
     void run(const std::map<std::string, DeviceTensor>& inputs, const std::map<std::string, DeviceTensor>& outputs,
              cudaStream_t stream, void* scratch);
 
 private:
     void check_tensors() const;
-    void set_shapes(const std::map<std::string, DeviceTensor>& inputs,
-                    const std::map<std::string, DeviceTensor>& outputs);
+    std::int64_t scratch_for_shapes();
 
     const contract::GraphSpec& spec_;
     std::string rebuild_;
     std::unique_ptr<nvinfer1::ICudaEngine> engine_;
     std::unique_ptr<nvinfer1::IExecutionContext> context_;
     std::map<std::string, Shape> shapes_;  // the input shapes last set
+    std::int64_t scratch_bytes_ = 0;       // the activation memory they need
 };
 
 }  // namespace rapsam::detail

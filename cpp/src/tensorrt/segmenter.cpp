@@ -168,7 +168,6 @@ detail::Engine& Segmenter::Impl::engine(const std::string& graph) {
         auto loaded = std::make_unique<detail::Engine>(*runtime_, file, contract::graph(graph), rebuild({graph}));
         found = engines_.emplace(graph, std::move(loaded)).first;
     }
-    scratch_.reserve(static_cast<std::size_t>(found->second->scratch_bytes()), stream_->get());
     return *found->second;
 }
 
@@ -204,7 +203,8 @@ std::map<std::string, DeviceTensor> Segmenter::Impl::run(const std::string& grap
         void* data = buffers_[prefix + "." + name].reserve(element_count(shape) * sizeof(float), stream_->get());
         outputs[name] = {data, shape};
     }
-    runner.run(inputs, outputs, stream_->get(), scratch_.data());
+    const auto scratch_bytes = static_cast<std::size_t>(runner.prepare(inputs, outputs));
+    runner.run(inputs, outputs, stream_->get(), scratch_.reserve(scratch_bytes, stream_->get()));
     return outputs;
 }
 
