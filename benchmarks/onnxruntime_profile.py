@@ -15,14 +15,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from rapsam_deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rapsam_deploy.bench.machine import machine
 from rapsam_deploy.bench.tasks import photos
 from rapsam_deploy.model.build import build_model
 from rapsam_deploy.model.complexity import flop_counts
-from rapsam_deploy.runtime.loader import load
-from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
-from rapsam_deploy.runtime.panoptic import PanopticPredictor
-from rapsam_deploy.runtime.preprocess import ResizePolicy
+from rapsam_deploy.predict.panoptic import PanopticPredictor
+from rapsam_deploy.predict.preprocess import ResizePolicy
+from rapsam_deploy.predict.runtime import load
 
 
 def op_times_ms(trace: Path, skip_runs: int) -> tuple[Counter, int]:

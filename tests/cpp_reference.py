@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 import torch
 
-from rapsam_deploy import contract
+from rapsam_deploy.artifacts import contract
+from rapsam_deploy.engines import engine_file
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.model.kernel_updator import KernelUpdator
 from rapsam_deploy.model.mask_pool import mask_pool
-from rapsam_deploy.runtime import engine_file, postprocess, preprocess, prompt, results, visualize
+from rapsam_deploy.predict import postprocess, preprocess, prompt, results, visualize
 
 TIE = 1e-5
 

@@ -13,8 +13,8 @@ from rapsam_deploy.cli import eval as eval_cli
 from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.eval.report import write_report
 from rapsam_deploy.eval.runner import EvalConfig, run_eval
-from rapsam_deploy.runtime.loader import load
-from rapsam_deploy.runtime.preprocess import ResizePolicy
+from rapsam_deploy.predict.preprocess import ResizePolicy
+from rapsam_deploy.predict.runtime import load
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from skimage.segmentation import find_boundaries, slic
 
+from rapsam_deploy.artifacts.vocabulary import COCO_STUFF, COCO_THINGS, YOUTUBE_VIS_2019, vocabulary_for
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.eval.categories import Category, map_categories
 from rapsam_deploy.eval.coco_instances import CocoInstances
@@ -21,8 +22,7 @@ from rapsam_deploy.eval.data import find_annotations
 from rapsam_deploy.eval.masks import encode
 from rapsam_deploy.eval.panoptic_quality import PanopticQuality, Segmentation
 from rapsam_deploy.eval.youtube_vis import YouTubeVIS
-from rapsam_deploy.runtime.postprocess import panoptic_png
-from rapsam_deploy.vocabulary import COCO_STUFF, COCO_THINGS, YOUTUBE_VIS_2019, vocabulary_for
+from rapsam_deploy.predict.postprocess import panoptic_png
 
 # COCO panoptic categories with their official ids and names.
 PANOPTIC_CATEGORIES = [

@@ -24,7 +24,7 @@ from rapsam_deploy.eval.panoptic_quality import PanopticQuality, Segmentation
 from rapsam_deploy.eval.prompt_iou import PromptIoU
 from rapsam_deploy.eval.prompts import center_point, make_prompts
 from rapsam_deploy.eval.video_ap import Overlap, TrackSummary, VideoAP
-from rapsam_deploy.runtime.preprocess import ResizePolicy
+from rapsam_deploy.predict.preprocess import ResizePolicy
 
 CATEGORIES = (Category(1, "person", True), Category(17, "cat", True), Category(18, "dog", True),
               Category(184, "tree-merged", False), Category(187, "sky-other-merged", False))  # fmt: skip

@@ -12,7 +12,8 @@ import pytest
 import torch
 from conftest import EXPORT_SIZE as TRACE_SIZE
 
-from rapsam_deploy import contract
+from rapsam_deploy.artifacts import contract
+from rapsam_deploy.backends.onnxruntime_session import create_session, run
 from rapsam_deploy.cli import export as export_cli
 from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.export import ExportValidationError, export_model
@@ -24,7 +25,6 @@ from rapsam_deploy.export.tensorrt_ops import unsupported_ops
 from rapsam_deploy.model import build_model
 from rapsam_deploy.model.checkpoint import sha256_of
 from rapsam_deploy.model.deform_conv import set_deform_impl
-from rapsam_deploy.runtime.ort import create_session, run
 
 
 @pytest.fixture(scope="module")

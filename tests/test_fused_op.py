@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rapsam_deploy.contract import FUSED_OP_WEIGHTS
+from rapsam_deploy.artifacts.contract import FUSED_OP_WEIGHTS
 from rapsam_deploy.model.kernel_updator import KernelUpdator
 from rapsam_deploy.model.mask_pool import mask_pool
 from rapsam_deploy.plugins import (

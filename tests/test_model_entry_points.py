@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from conftest import photo
 
-from rapsam_deploy.contract import CHANNELS
+from rapsam_deploy.artifacts.contract import CHANNELS
 from rapsam_deploy.model.mask_pool import mask_pool
 from rapsam_deploy.model.video import stack_frames, unstack_masks
 from rapsam_deploy.parity import mask_agreement, scaled_error

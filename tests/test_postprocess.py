@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rapsam_deploy.runtime.postprocess import PanopticConfig, instances, mask_boxes, panoptic, segment
-from rapsam_deploy.runtime.preprocess import ImageMeta
+from rapsam_deploy.predict.postprocess import PanopticConfig, instances, mask_boxes, panoptic, segment
+from rapsam_deploy.predict.preprocess import ImageMeta
 
 NUM_CLASSES, NUM_THINGS = 133, 80
 METAS = {

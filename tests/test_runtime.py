@@ -13,18 +13,18 @@ import pytest
 import torch
 from PIL import Image
 
+from rapsam_deploy.artifacts.contract import IMAGE_MEAN, read_manifest
+from rapsam_deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rapsam_deploy.cli import infer as infer_cli
 from rapsam_deploy.cli.common import run as run_cli
-from rapsam_deploy.contract import IMAGE_MEAN, read_manifest
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.eval.masks import mask_iou as iou
-from rapsam_deploy.runtime.loader import create_backend, load
-from rapsam_deploy.runtime.onnxruntime_backend import OnnxRuntimeBackend
-from rapsam_deploy.runtime.panoptic import PanopticPredictor
-from rapsam_deploy.runtime.postprocess import PanopticConfig
-from rapsam_deploy.runtime.preprocess import ImageMeta, ResizePolicy, load_image, preprocess
-from rapsam_deploy.runtime.prompt import PromptPredictor
-from rapsam_deploy.runtime.video import VideoPredictor, match_queries, read_video, video_split
+from rapsam_deploy.predict.panoptic import PanopticPredictor
+from rapsam_deploy.predict.postprocess import PanopticConfig
+from rapsam_deploy.predict.preprocess import ImageMeta, ResizePolicy, load_image, preprocess
+from rapsam_deploy.predict.prompt import PromptPredictor
+from rapsam_deploy.predict.runtime import create_backend, load
+from rapsam_deploy.predict.video import VideoPredictor, match_queries, read_video, video_split
 
 SMALL = ResizePolicy(long_side=160)
 PERMISSIVE = PanopticConfig(object_mask_thr=0.0, iou_thr=0.3)
@@ -222,7 +222,7 @@ def test_missing_or_tampered_graph(exported_r18, tmp_path):
 
 
 def test_tensorrt_without_tensorrt_names_what_to_install(exported_r18):
-    pytest.importorskip("rapsam_deploy.runtime.tensorrt_backend")
+    pytest.importorskip("rapsam_deploy.backends.tensorrt_backend")
     try:
         import tensorrt  # noqa: F401
     except ImportError:

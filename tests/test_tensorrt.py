@@ -23,13 +23,12 @@ import onnx
 import pytest
 import torch
 
-from rapsam_deploy import contract
+from rapsam_deploy.artifacts import contract
 from rapsam_deploy.cli import build as build_cli
 from rapsam_deploy.cli.common import run
-from rapsam_deploy.errors import RapSamError
-from rapsam_deploy.parity import mask_agreement, scaled_error
-from rapsam_deploy.runtime import engine_build, tensorrt_env
-from rapsam_deploy.runtime.engine_build import (
+from rapsam_deploy.engines import build as engine_build
+from rapsam_deploy.engines import tensorrt_env
+from rapsam_deploy.engines.build import (
     BuildOptions,
     axis_ranges,
     check_build_options,
@@ -38,7 +37,7 @@ from rapsam_deploy.runtime.engine_build import (
     prepare_for_parser,
     progress_monitor,
 )
-from rapsam_deploy.runtime.engine_file import (
+from rapsam_deploy.engines.engine_file import (
     MAGIC,
     EngineExpectation,
     EngineFileError,
@@ -48,6 +47,8 @@ from rapsam_deploy.runtime.engine_file import (
     read_header,
     write_engine,
 )
+from rapsam_deploy.errors import RapSamError
+from rapsam_deploy.parity import mask_agreement, scaled_error
 
 ENGINE = bytes(range(256)) * 40  # stands in for a serialized engine: the header never looks inside
 DEFAULT_PROFILES = {
@@ -298,7 +299,7 @@ def test_engines_share_one_activation_block_sized_for_the_shapes_in_use():
     """Each engine's context gets the backend's one block, sized for the shapes it runs (not
     its profile's maximum, here 1 GiB) and grown when a larger shape comes; a context is given
     the block again only when it moved or its size changed (which drops a captured CUDA graph)."""
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend, _Engine, _Scratch
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend, _Engine, _Scratch
 
     class Context:
         def __init__(self, needs: int) -> None:
@@ -443,7 +444,7 @@ def test_rapsam_build_help_works_without_tensorrt(no_tensorrt):
 
 
 def test_tensorrt_backend_without_tensorrt_says_what_to_install(small_export, no_tensorrt):
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     with pytest.raises(RapSamError, match="TensorRT is not available here") as error:
         TensorRTBackend(small_export, precision="fp32")
@@ -585,8 +586,8 @@ def _cases(export: Path) -> dict[str, dict[str, np.ndarray]]:
     a real photo, the object queries, and three prompts."""
     from conftest import photo
 
-    from rapsam_deploy.runtime.ort import create_session
-    from rapsam_deploy.runtime.ort import run as ort_run
+    from rapsam_deploy.backends.onnxruntime_session import create_session
+    from rapsam_deploy.backends.onnxruntime_session import run as ort_run
 
     image = photo(64, 96).numpy()
     features = ort_run(create_session(export / "encoder.onnx"), {"image": image})["features"]
@@ -605,8 +606,8 @@ def _cases(export: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _reference(export: Path, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from rapsam_deploy.runtime.ort import create_session
-    from rapsam_deploy.runtime.ort import run as ort_run
+    from rapsam_deploy.backends.onnxruntime_session import create_session
+    from rapsam_deploy.backends.onnxruntime_session import run as ort_run
 
     return ort_run(create_session(export / f"{graph}.onnx"), inputs)
 
@@ -641,7 +642,7 @@ def _on_gpu(inputs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 def test_engines_match_onnx_runtime(gpu_export, engines, precision):
     """fp32 engines within the export's fp32 limits of ONNX Runtime fp32 (TF32 off); fp16 engines
     within its fp16 limits."""
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines(precision, "standard")
     backend = TensorRTBackend(gpu_export, precision=precision)
@@ -654,7 +655,7 @@ def test_engines_match_onnx_runtime(gpu_export, engines, precision):
 @pytest.mark.gpu
 @needs_tensorrt
 def test_plugin_engines_match_standard_engines(gpu_export, engines):
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
     engines("fp32", "plugin")
@@ -671,7 +672,7 @@ def test_plugin_engines_match_standard_engines(gpu_export, engines):
 @pytest.mark.gpu
 @needs_tensorrt
 def test_cuda_graphs_give_the_same_outputs_and_recapture_on_new_shapes(gpu_export, engines):
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
     eager = TensorRTBackend(gpu_export, precision="fp32")
@@ -691,7 +692,7 @@ def test_cuda_graphs_give_the_same_outputs_and_recapture_on_new_shapes(gpu_expor
 @pytest.mark.gpu
 @needs_tensorrt
 def test_engine_from_another_tensorrt_is_refused_with_the_rebuild_command(gpu_export, engines, tmp_path):
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
     engines = tmp_path / "engines"
@@ -709,7 +710,7 @@ def test_engine_from_another_tensorrt_is_refused_with_the_rebuild_command(gpu_ex
 @pytest.mark.gpu
 @needs_tensorrt
 def test_shapes_outside_the_profile_are_explained(gpu_export, engines):
-    from rapsam_deploy.runtime.tensorrt_backend import TensorRTBackend
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
     backend = TensorRTBackend(gpu_export, precision="fp32")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..runtime.engine_file import compute_capability
+from ..engines.engine_file import compute_capability
 
 _PACKAGES = ("torch", "onnx", "onnxruntime", "onnxruntime-gpu", "tensorrt", "numpy", "opencv-python-headless")
 
@@ -112,7 +112,7 @@ def onnxruntime_matmul_peak(threads: int, size: int = 2048, seconds: float = 2.0
         import onnx
         from onnx import TensorProto, helper
 
-        from ..runtime.ort import create_session
+        from ..backends.onnxruntime_session import create_session
     except ImportError:
         return None
     io = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size]) for name in "abc"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..eval.masks import mask_iou
-from ..runtime.panoptic import PanopticPrediction
+from ..predict.panoptic import PanopticPrediction
 
 
 def raw_parity(ours: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> dict:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
+from ..backends.torch_backend import TorchBackend
 from ..errors import RapSamError
 from ..model.complexity import parameter_counts
+from ..predict.runtime import load
 from ..progress import Log
-from ..runtime.loader import load
-from ..runtime.torch_backend import TorchBackend
 from .machine import PeakMemory, cpu_peak, machine, matmul_peak
 from .tasks import TASKS, Task, TaskConfig, flops_of_tasks, make_task
 from .timing import TimedBackend, run_iterations
@@ -55,7 +55,7 @@ def default_precisions() -> tuple[str, ...]:
 
 
 def _backend(name: str, export_dir: Path, precision: str, threads: int | None, log: Log):
-    from ..runtime.loader import create_backend
+    from ..predict.runtime import create_backend
 
     if name == "tensorrt":
         _build_engines(export_dir, precision, log)
@@ -69,9 +69,9 @@ def _backend(name: str, export_dir: Path, precision: str, threads: int | None, l
 def _build_engines(export_dir: Path, precision: str, log: Log) -> None:
     """Build the TensorRT engines the bench needs unless they are there (TensorRT missing is
     reported by the import, as a backend that cannot run)."""
-    from ..runtime.engine_build import BuildOptions, build_engines
-    from ..runtime.engine_file import engine_path
-    from ..runtime.tensorrt_env import import_tensorrt
+    from ..engines.build import BuildOptions, build_engines
+    from ..engines.engine_file import engine_path
+    from ..engines.tensorrt_env import import_tensorrt
 
     import_tensorrt()
     options = BuildOptions(export_dir=export_dir, precision=precision)
@@ -84,7 +84,7 @@ def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ..
     """Reuse ``--export-dir``, or export (without validation: the bench measures parity) once."""
     if backbone in config.export_dirs:
         return config.export_dirs[backbone]
-    from ..contract import read_manifest
+    from ..artifacts.contract import read_manifest
     from ..export import export_model
 
     directory = config.out / "exports" / backbone

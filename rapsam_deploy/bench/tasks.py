@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from ..eval.agreement import prompt_agreement
-from ..runtime.loader import Runtime
-from ..runtime.panoptic import PanopticPredictor
-from ..runtime.preprocess import ResizePolicy
-from ..runtime.prompt import PromptPredictor
-from ..runtime.video import VideoPredictor
+from ..predict.panoptic import PanopticPredictor
+from ..predict.preprocess import ResizePolicy
+from ..predict.prompt import PromptPredictor
+from ..predict.runtime import Runtime
+from ..predict.video import VideoPredictor
 from .parity import raw_parity, segment_agreement
 from .timing import StageTimer, TimedBackend
 

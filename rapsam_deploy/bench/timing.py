@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..contract import GraphSpec
-from ..runtime.backend import Backend
+from ..artifacts.contract import GraphSpec
+from ..backends.base import Backend
 
 
 @dataclass

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..contract import SIZE_DIVISOR
+from ..artifacts.contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
 from .common import run, table

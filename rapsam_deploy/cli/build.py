@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..contract import GRAPHS
+from ..artifacts.contract import GRAPHS
 from .common import run, table
 
 EPILOG = """examples:
@@ -85,7 +85,7 @@ def _profiles(args: argparse.Namespace) -> dict[str, dict[str, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from ..runtime.engine_build import BuildOptions, build_engines
+    from ..engines.build import BuildOptions, build_engines
 
     options = BuildOptions(
         export_dir=args.export_dir,

@@ -27,7 +27,7 @@ youtube_vis_2019_train.json with the frames in youtube_vis_2019/train/JPEGImages
 def parser() -> argparse.ArgumentParser:
     from ..eval.prompts import PROMPT_MODES
     from ..eval.runner import DEFAULT_TOLERANCE, TASKS
-    from ..runtime.loader import BACKENDS
+    from ..predict.runtime import BACKENDS
 
     p = argparse.ArgumentParser(
         prog="rapsam-eval", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from ..eval.report import write_report
     from ..eval.runner import EvalConfig, run_eval
-    from ..runtime.preprocess import parse_resize
+    from ..predict.preprocess import parse_resize
 
     if args.limit is not None and args.limit < 1:
         raise RapSamError(f"--limit {args.limit}: give at least 1")

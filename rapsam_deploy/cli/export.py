@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..contract import Manifest
+from ..artifacts.contract import Manifest
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
 from .common import run, table

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RapSamError
-from ..runtime.preprocess import parse_resize
+from ..predict.preprocess import parse_resize
 from .common import run
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -25,7 +25,7 @@ EPILOG = """examples:
 
 
 def parser() -> argparse.ArgumentParser:
-    from ..runtime.loader import BACKENDS
+    from ..predict.runtime import BACKENDS
 
     p = argparse.ArgumentParser(
         prog="rapsam-infer", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
@@ -84,10 +84,10 @@ def collect(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _image_results(runtime, predictor, path: Path, args, prompts) -> None:
-    from ..runtime import results
-    from ..runtime.postprocess import panoptic_png
-    from ..runtime.preprocess import load_image
-    from ..runtime.visualize import overlay
+    from ..predict import results
+    from ..predict.postprocess import panoptic_png
+    from ..predict.preprocess import load_image
+    from ..predict.visualize import overlay
 
     names, stem, image = runtime.vocabulary.classes, args.output / path.stem, load_image(path)
     if prompts:
@@ -112,9 +112,9 @@ def _image_results(runtime, predictor, path: Path, args, prompts) -> None:
 def _video_results(runtime, path: Path, args) -> None:
     from tqdm import tqdm
 
-    from ..runtime import results
-    from ..runtime.video import VideoPredictor, read_video
-    from ..runtime.visualize import overlay
+    from ..predict import results
+    from ..predict.video import VideoPredictor, read_video
+    from ..predict.visualize import overlay
 
     names = runtime.vocabulary.classes
     frames = list(tqdm(read_video(path), desc=f"reading {path.name}", unit="frame"))
@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from tqdm import tqdm
 
-    from ..runtime.loader import load
-    from ..runtime.panoptic import PanopticPredictor
-    from ..runtime.prompt import PromptPredictor
+    from ..predict.panoptic import PanopticPredictor
+    from ..predict.prompt import PromptPredictor
+    from ..predict.runtime import load
 
     points, boxes = _numbers(args.points, 2, "point"), _numbers(args.boxes, 4, "box")
     images, videos = collect(args.inputs)

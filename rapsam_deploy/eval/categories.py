@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..artifacts.vocabulary import COCO_PANOPTIC_STUFF_NAMES, COCO_STUFF, Vocabulary
 from ..errors import RapSamError
-from ..vocabulary import COCO_PANOPTIC_STUFF_NAMES, COCO_STUFF, Vocabulary
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..runtime.loader import Runtime
-from ..runtime.panoptic import PanopticPrediction, PanopticPredictor
-from ..runtime.preprocess import ResizePolicy, load_image
+from ..predict.panoptic import PanopticPrediction, PanopticPredictor
+from ..predict.preprocess import ResizePolicy, load_image
+from ..predict.runtime import Runtime
 from .agreement import panoptic_agreement
 from .categories import CategoryMap
 from .coco_panoptic import CocoPanoptic

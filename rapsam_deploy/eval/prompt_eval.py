@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.loader import Runtime
-from ..runtime.preprocess import ResizePolicy, load_image
-from ..runtime.prompt import PromptPredictor
+from ..predict.preprocess import ResizePolicy, load_image
+from ..predict.prompt import PromptPredictor
+from ..predict.runtime import Runtime
 from .agreement import prompt_agreement
 from .coco_instances import CocoInstances
 from .coco_panoptic import CocoPanoptic

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from ..runtime.postprocess import mask_boxes
-from ..runtime.preprocess import ResizePolicy
+from ..predict.postprocess import mask_boxes
+from ..predict.preprocess import ResizePolicy
 
 PROMPT_MODES = ("center", "box", "random")
 

@@ -12,9 +12,9 @@ from tqdm import tqdm
 
 from ..bench.machine import machine
 from ..errors import RapSamError
+from ..predict.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
+from ..predict.runtime import Runtime, load
 from ..progress import Log
-from ..runtime.loader import Runtime, load
-from ..runtime.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
 from .coco_instances import CocoInstances
 from .coco_panoptic import CocoPanoptic
 from .data import find_annotations

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RapSamError
-from ..runtime.loader import Runtime
+from ..predict.runtime import Runtime
 from .categories import Category, CategoryMap, map_categories
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..runtime.loader import Runtime
-from ..runtime.preprocess import ResizePolicy, load_image
-from ..runtime.video import VideoPredictor
+from ..predict.preprocess import ResizePolicy, load_image
+from ..predict.runtime import Runtime
+from ..predict.video import VideoPredictor
 from .agreement import track_agreement
 from .masks import areas, encode
 from .task import EvalTask, check_size

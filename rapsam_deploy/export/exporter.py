@@ -15,20 +15,21 @@ import numpy as np
 import onnx
 import torch
 
-from .. import __version__, contract
-from ..contract import Artifact, Manifest
+from .. import __version__
+from ..artifacts import contract
+from ..artifacts.contract import Artifact, Manifest
+from ..artifacts.files import check_output, staged_directory
+from ..artifacts.vocabulary import vocabulary_for
 from ..errors import RapSamError
 from ..model import RapSam, build_model, set_deform_impl
 from ..model.checkpoint import sha256_of
 from ..model.deform_conv import DEFORM_IMPLS
 from ..model.kernel_updator import set_fused_impl
-from ..vocabulary import vocabulary_for
-from .atomic import check_output, staged_directory
+from ..model.precision import half_precision
 from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .graphs import FUSED_GRAPHS, GRAPH_MODULES, example_inputs
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
-from .precision import half_precision
 from .simplify import simplify
 from .tensorrt_ops import unsupported_ops
 from .validate import THRESHOLDS, ArtifactParity, reference_cases, validate_files

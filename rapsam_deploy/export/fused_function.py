@@ -16,7 +16,7 @@ import torch
 from onnx import helper, numpy_helper
 from torch import Tensor, nn
 
-from .. import contract
+from ..artifacts import contract
 from ..model.kernel_updator import mask_pool_dynconv
 from .onnx_export import trace_to_onnx
 

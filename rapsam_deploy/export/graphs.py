@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .. import contract
-from ..contract import GraphSpec
+from ..artifacts import contract
+from ..artifacts.contract import GraphSpec
 from ..model import RapSam
 
 

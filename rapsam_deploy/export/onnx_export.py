@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..contract import GraphSpec
+from ..artifacts.contract import GraphSpec
 from .graphs import dynamic_shapes, example_inputs
 from .translations import TRANSLATIONS, fused_op_schema
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from ..runtime.ort import create_session, run
+from ..backends.onnxruntime_session import create_session, run
 
 # Outputs may differ by rounding where constants were folded differently.
 _EQUAL_RTOL = 1e-4

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import onnx
 
-from .. import contract
+from ..artifacts import contract
 
 TENSORRT10_OPS = frozenset(
     [

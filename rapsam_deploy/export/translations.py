@@ -21,7 +21,7 @@ from onnx.defs import OpSchema
 from onnxscript import opset19 as op
 from onnxscript.values import Opset
 
-from .. import contract
+from ..artifacts import contract
 
 PLUGIN_ATTRIBUTES = {"plugin_namespace": contract.FUSED_OP_DOMAIN, "plugin_version": str(contract.FUSED_OP_VERSION)}
 FUSED_INPUTS = len(contract.FUSED_OP_ACTIVATIONS) + len(contract.FUSED_OP_WEIGHTS)

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import contract
+from ..artifacts import contract
+from ..backends.onnxruntime_session import create_session, run
 from ..model import RapSam
 from ..model.video import stack_frames
-from ..runtime.ort import create_session, run
 
 
 @dataclass(frozen=True)

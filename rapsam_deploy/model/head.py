@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..contract import PROMPT_KINDS
+from ..artifacts.contract import PROMPT_KINDS
 from .attention import ResidualCrossAttention
 from .classifier import CosineClassifier
 from .cross_atten_head import CrossAttenHead

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..contract import FUSED_OP_EPS, FUSED_OP_WEIGHTS
+from ..artifacts.contract import FUSED_OP_EPS, FUSED_OP_WEIGHTS
 from .mask_pool import mask_pool
 
 FusedImpl = Literal["torch", "op"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..contract import CHANNELS, IMAGE_MEAN, IMAGE_STD, PROMPT_KIND_DEFAULT
+from ..artifacts.contract import CHANNELS, IMAGE_MEAN, IMAGE_STD, PROMPT_KIND_DEFAULT
 from .backbones import get_backbone_spec
 from .head import RapSamHead
 from .neck import YOSONeck

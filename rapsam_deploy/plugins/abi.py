@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 from functools import lru_cache
 
-from ..contract import FUSED_OP_WEIGHTS
+from ..artifacts.contract import FUSED_OP_WEIGHTS
 from .errors import PluginLibraryError
 from .locate import OPS_LIBRARY, find_library
 

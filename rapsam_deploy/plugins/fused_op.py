@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..contract import FUSED_OP_EPS, FUSED_OP_WEIGHTS
+from ..artifacts.contract import FUSED_OP_EPS, FUSED_OP_WEIGHTS
 from .abi import DTYPE_FLOAT16, DTYPE_FLOAT32, STATUS_OK, Shape, UpdatorWeights, last_error, ops_library
 from .errors import FusedOpError
 

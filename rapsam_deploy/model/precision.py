@@ -18,10 +18,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..model import RapSam
-from ..model.classifier import CosineClassifier
-from ..model.deform_conv import ModulatedDeformConv2d
-from ..model.kernel_updator import MaskPoolDynConv
+from . import RapSam
+from .classifier import CosineClassifier
+from .deform_conv import ModulatedDeformConv2d
+from .kernel_updator import MaskPoolDynConv
 
 FP32_MODULES: tuple[type[nn.Module], ...] = (MaskPoolDynConv, ModulatedDeformConv2d, nn.LayerNorm, CosineClassifier)
 # fp32 islands whose result stays fp32 (class scores are compared across classes).

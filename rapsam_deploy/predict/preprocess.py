@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..contract import IMAGE_MEAN, SIZE_DIVISOR
+from ..artifacts.contract import IMAGE_MEAN, SIZE_DIVISOR
 from ..errors import RapSamError
 
 COCO_SCALE = (1333, 800)  # the COCO panoptic / COCO-SAM test pipelines

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import onnx
 
-from .. import __version__, contract
-from ..contract import GraphSpec, Manifest, read_manifest
+from .. import __version__
+from ..artifacts import contract
+from ..artifacts.contract import GraphSpec, Manifest, read_manifest
+from ..artifacts.export_dir import verified_graph
+from ..backends.base import GRAPH_SPECS
 from ..errors import RapSamError
 from ..progress import Log, log_stderr
-from .backend import GRAPH_SPECS
 from .engine_file import (
     EngineHeader,
     default_engine_dir,
@@ -31,7 +33,6 @@ from .engine_file import (
     write_atomic,
     write_engine,
 )
-from .export_dir import verified_graph
 from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 
 AXES = ("B", "H", "W", "N", "T")

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..contract import GraphSpec, Manifest, read_manifest
+from ..artifacts.contract import GraphSpec, Manifest, read_manifest
 from ..errors import RapSamError
 from ..model import RapSam, build_model
-from .backend import Backend, BackendInfo
+from .base import Backend, BackendInfo
 
 
 def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:

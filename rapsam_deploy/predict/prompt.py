@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import contract
+from ..artifacts import contract
 from ..errors import RapSamError
-from .loader import Runtime
 from .postprocess import upsample_masks
 from .preprocess import COCO_SCALE, ImageMeta, ResizePolicy, preprocess
+from .runtime import Runtime
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..contract import Manifest
+from ..backends.base import GRAPH_SPECS
 from ..errors import RapSamError
 from ..model.checkpoint import sha256_of
-from .backend import GRAPH_SPECS
+from .contract import Manifest
 
 
 def verified_graph(export_dir: Path, manifest: Manifest, graph: str, variant: str, precision: str) -> Path:

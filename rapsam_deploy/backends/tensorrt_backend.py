@@ -13,10 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ..contract import GRAPHS, GraphSpec, read_manifest
-from ..errors import RapSamError
-from .backend import GRAPH_SPECS, Backend, BackendInfo, output_shapes
-from .engine_file import (
+from ..artifacts.contract import GRAPHS, GraphSpec, read_manifest
+from ..engines.engine_file import (
     EngineExpectation,
     EngineFileError,
     check_engine,
@@ -25,7 +23,9 @@ from .engine_file import (
     read_engine,
     rebuild_command,
 )
-from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
+from ..engines.tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
+from ..errors import RapSamError
+from .base import GRAPH_SPECS, Backend, BackendInfo, output_shapes
 
 # The contract's dtypes (numpy spelling) as TensorRT's DataType names and torch dtypes.
 _TRT_DTYPES = {"float32": "FLOAT", "int64": "INT64", "bool": "BOOL"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from .. import contract
+from ..artifacts import contract
 from ..errors import RapSamError
 from ..model.checkpoint import sha256_of
 from .engine_file import compute_capability

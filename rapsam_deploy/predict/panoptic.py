@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .loader import Runtime
 from .postprocess import Instances, PanopticConfig, PanopticResult, segment
 from .preprocess import COCO_SCALE, ImageMeta, ResizePolicy, preprocess
+from .runtime import Runtime
 
 
 @dataclass

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..contract import GraphSpec, read_manifest
+from ..artifacts.contract import GraphSpec, read_manifest
+from ..artifacts.export_dir import verified_graph
 from ..errors import RapSamError
-from .backend import Backend, BackendInfo, output_shapes
-from .export_dir import verified_graph
-from .ort import available_providers, create_session
+from .base import Backend, BackendInfo, output_shapes
+from .onnxruntime_session import available_providers, create_session
 
 _PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],

@@ -21,10 +21,10 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import RapSamError
 from ..model.video import stack_frames, unstack_masks
-from .loader import Runtime
 from .panoptic import decode_objects
 from .postprocess import Instances, PanopticConfig, instances
 from .preprocess import YOUTUBE_VIS_SCALE, ImageMeta, ResizePolicy, preprocess
+from .runtime import Runtime
 
 CLIP_SIZE, CLIP_SIZE_SMALL, SMALL_VIDEO_FRAMES = 5, 3, 15
 ENCODER_BATCH = 8

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..contract import Manifest, read_manifest
+from ..artifacts.contract import Manifest, read_manifest
+from ..artifacts.vocabulary import Vocabulary
+from ..backends.base import Backend
+from ..backends.onnxruntime_session import available_providers
 from ..errors import RapSamError
-from ..vocabulary import Vocabulary
-from .backend import Backend
-from .ort import available_providers
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime", "torch")
@@ -39,19 +39,19 @@ class Runtime:
 
 
 def _tensorrt(export_dir: Path, precision: str, variant: str) -> Backend:
-    from .tensorrt_backend import TensorRTBackend
+    from ..backends.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(export_dir, precision=precision, variant=variant)
 
 
 def _onnxruntime(export_dir: Path, provider: str, precision: str, variant: str, threads: int | None) -> Backend:
-    from .onnxruntime_backend import OnnxRuntimeBackend
+    from ..backends.onnxruntime_backend import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(export_dir, provider, precision, variant, threads)
 
 
 def _torch(export_dir: Path, device: str, precision: str) -> Backend:
-    from .torch_backend import TorchBackend
+    from ..backends.torch_backend import TorchBackend
 
     return TorchBackend.from_export(export_dir, device, precision)
 

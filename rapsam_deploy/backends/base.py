@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..contract import FEATURE_STRIDE, GRAPHS, GraphSpec
+from ..artifacts.contract import FEATURE_STRIDE, GRAPHS, GraphSpec
 
 GRAPH_SPECS: dict[str, GraphSpec] = {spec.name: spec for spec in GRAPHS}
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import RapSamError
+from ..errors import RapSamError
 
 CHANNELS = 256
 FEATURE_STRIDE = 4

@@ -1,1 +1,0 @@
-"""Backends and predictors over an export directory's graphs."""
