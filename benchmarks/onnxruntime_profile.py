@@ -15,9 +15,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from rapsam_deploy.artifacts import contract
+from rapsam_deploy.artifacts.export_dir import ExportDir
 from rapsam_deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
-from rapsam_deploy.bench.machine import machine
 from rapsam_deploy.bench.tasks import photos
+from rapsam_deploy.machine import machine
 from rapsam_deploy.model.build import build_model
 from rapsam_deploy.model.complexity import flop_counts
 from rapsam_deploy.predict.panoptic import PanopticPredictor
@@ -76,8 +78,9 @@ def main() -> None:
 
     size = tuple(args.image_size)
     with tempfile.TemporaryDirectory() as tmp:
-        backend = OnnxRuntimeBackend(args.export_dir, threads=args.threads, profile_dir=tmp)
-        runtime = load(args.export_dir, backend=backend)
+        export = ExportDir.open(args.export_dir)
+        backend = OnnxRuntimeBackend(export, threads=args.threads, profile_dir=tmp)
+        runtime = load(export, backend=backend)
         predictor = PanopticPredictor(runtime, ResizePolicy(long_side=max(size)))
         image = photos(1, size)[0]
         for i in range(args.iters + 1):
@@ -87,7 +90,7 @@ def main() -> None:
         for graph, trace in backend.end_profiling().items():
             times, runs = op_times_ms(trace, skip_runs=1)
             graphs[graph] = {op: ms / runs for op, ms in times.most_common()}
-    backbone = runtime.manifest.model["backbone"]
+    backbone = runtime.export.manifest.model["backbone"]
     flops = flop_counts(build_model(backbone), size).flops
     profile = {
         "backbone": backbone,
@@ -97,9 +100,9 @@ def main() -> None:
         "machine": machine(args.threads),
         "graphs": graphs,
         "gflops": {
-            "encoder": (flops["backbone"] + flops["neck"]) / 1e9,
-            "decoder": flops["decoder"] / 1e9,
-            "adapter_object": flops["adapter_object"] / 1e9,
+            contract.ENCODER.name: (flops["backbone"] + flops["neck"]) / 1e9,
+            contract.DECODER.name: flops[contract.DECODER.name] / 1e9,
+            contract.ADAPTER_OBJECT.name: flops[contract.ADAPTER_OBJECT.name] / 1e9,
         },
     }
     args.out.mkdir(parents=True, exist_ok=True)

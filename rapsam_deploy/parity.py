@@ -57,3 +57,9 @@ def scaled_error(got, expected) -> float:
     if b.size == 0:
         return 0.0
     return float(np.abs(a - b).max()) / max(float(np.abs(b).max()), 1e-12)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two bool masks [H,W]; 1 when both are empty (they agree)."""
+    union = np.count_nonzero(a | b)
+    return float(np.count_nonzero(a & b) / union) if union else 1.0

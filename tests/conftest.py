@@ -37,6 +37,11 @@ def photo(height: int, width: int, name: str = "astronaut") -> torch.Tensor:
     return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 255)
 
 
+def photo_rgb(height: int, width: int, name: str = "astronaut") -> np.ndarray:
+    """A scikit-image sample photo resized to RGB uint8 [H,W,3], as the predictors take images."""
+    return photo(height, width, name)[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+
+
 EXPORT_SIZE = (128, 160)
 
 

@@ -25,11 +25,13 @@ import numpy as np
 import torch
 
 from rapsam_deploy.artifacts import contract
+from rapsam_deploy.artifacts import manifest as manifests
+from rapsam_deploy.artifacts.manifest import Artifact, Manifest
 from rapsam_deploy.engines import engine_file
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.model.kernel_updator import KernelUpdator
 from rapsam_deploy.model.mask_pool import mask_pool
-from rapsam_deploy.predict import postprocess, preprocess, prompt, results, visualize
+from rapsam_deploy.predict import postprocess, preprocess, prompt, results, rle, visualize
 
 TIE = 1e-5
 
@@ -80,7 +82,7 @@ def tensor_dicts(tensors: tuple[contract.TensorSpec, ...], num_classes: int) -> 
 def write_manifest(directory: Path) -> dict:
     classes = [f"thing{i}" for i in range(5)] + [f"stuff{i}" for i in range(3)]
     artifacts = [
-        contract.Artifact(
+        Artifact(
             graph=spec.name,
             file=f"{spec.name}{'.fp16' if precision == 'fp16' else ''}.onnx",
             variant="standard",
@@ -93,7 +95,7 @@ def write_manifest(directory: Path) -> dict:
         )
         for index, (precision, spec) in enumerate((p, s) for p in ("fp32", "fp16") for s in contract.GRAPHS)
     ]
-    manifest = contract.Manifest(
+    manifest = Manifest(
         model={
             "backbone": "r18",
             "label": "r18, random weights (seed 0), untrained",
@@ -122,8 +124,8 @@ def write_manifest(directory: Path) -> dict:
         created="2026-01-01T00:00:00+00:00",
     )
     directory.mkdir(parents=True, exist_ok=True)
-    contract.write_manifest(manifest, directory)
-    read = contract.read_manifest(directory)  # the Python runtime accepts it
+    manifests.write_manifest(manifest, directory)
+    read = manifests.read_manifest(directory)  # the Python runtime accepts it
     np.save(directory / contract.OBJECT_QUERIES_FILE, np.zeros((10, contract.CHANNELS), np.float32))
     return {
         "dir": directory.name,
@@ -549,9 +551,7 @@ def rle_cases(w: Writer) -> list[dict]:
         "long_runs": np.pad(np.ones((300, 200), bool), ((100, 10), (30, 300))),
         "blob": blob_logits(rng, 1, 60, 80)[0] > 0,
     }
-    return [
-        {"mask": w.npy(f"rle/{name}", m.astype(np.uint8)), "rle": postprocess.mask_rle(m)} for name, m in masks.items()
-    ]
+    return [{"mask": w.npy(f"rle/{name}", m.astype(np.uint8)), "rle": rle.mask_rle(m)} for name, m in masks.items()]
 
 
 def overlay_cases(w: Writer) -> list[dict]:

@@ -24,7 +24,9 @@ from rapsam_deploy.eval.panoptic_quality import PanopticQuality, Segmentation
 from rapsam_deploy.eval.prompt_iou import PromptIoU
 from rapsam_deploy.eval.prompts import center_point, make_prompts
 from rapsam_deploy.eval.video_ap import Overlap, TrackSummary, VideoAP
+from rapsam_deploy.parity import mask_iou
 from rapsam_deploy.predict.preprocess import ResizePolicy
+from rapsam_deploy.predict.rle import mask_rle
 
 CATEGORIES = (Category(1, "person", True), Category(17, "cat", True), Category(18, "dog", True),
               Category(184, "tree-merged", False), Category(187, "sky-other-merged", False))  # fmt: skip
@@ -249,6 +251,23 @@ def test_video_ap_perfect_is_one_and_empty_is_zero():
     assert empty[0] == 0.0 and empty[8] == 0.0
 
 
+def test_results_rle_equals_pycocotools():
+    """The results JSON's RLE (our encoder: rapsam-infer needs no pycocotools) is byte for byte
+    pycocotools' on real regions, empty and full masks, masks starting with a set pixel, and long
+    runs whose differences are negative."""
+    labels = regions("chelsea", 8, 10)
+    rng = np.random.default_rng(0)
+    masks = [labels == k for k in np.unique(labels)]
+    masks += [np.zeros((5, 7), bool), np.ones((5, 7), bool), np.ones((1, 1), bool), np.zeros((1, 1), bool)]
+    masks += [rng.random((37, 53)) > p for p in (0.05, 0.5, 0.95)]
+    stripes = np.zeros((300, 4), bool)
+    stripes[:250, 0] = stripes[290:, 1] = stripes[:3, 2] = True
+    masks.append(stripes)
+    for mask in masks:
+        expected = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        assert mask_rle(mask) == {"size": list(expected["size"]), "counts": expected["counts"].decode("ascii")}
+
+
 def test_rle_and_mask_iou_agree_with_pycocotools():
     labels = regions("chelsea", 8, 10)
     masks = np.stack([labels == k for k in np.unique(labels)[:3]])
@@ -259,7 +278,7 @@ def test_rle_and_mask_iou_agree_with_pycocotools():
     expected = (masks[:, None] & shifted[None]).sum(axis=(2, 3))
     np.testing.assert_array_equal(mask_ops.intersections(rles, other), expected)
     reference = mask_utils.iou(rles, other, [0, 0, 0])
-    ours = [[mask_ops.mask_iou(a, b) for b in shifted] for a in masks]
+    ours = [[mask_iou(a, b) for b in shifted] for a in masks]
     np.testing.assert_allclose(ours, reference, atol=1e-12)
     # Polygons and uncompressed RLE decode as pycocotools does.
     polygon = [[2.0, 2.0, 30.0, 4.0, 20.0, 40.0]]

@@ -13,18 +13,19 @@ import torch
 from conftest import EXPORT_SIZE as TRACE_SIZE
 
 from rapsam_deploy.artifacts import contract
+from rapsam_deploy.artifacts.files import sha256_of
+from rapsam_deploy.artifacts.manifest import MANIFEST_FILE, read_manifest
 from rapsam_deploy.backends.onnxruntime_session import create_session, run
 from rapsam_deploy.cli import export as export_cli
 from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.export import ExportValidationError, export_model
 from rapsam_deploy.export import validate as validate_module
 from rapsam_deploy.export.checks import check_graph, shared_weights
-from rapsam_deploy.export.graphs import EncoderGraph
 from rapsam_deploy.export.onnx_export import export_graph
 from rapsam_deploy.export.tensorrt_ops import unsupported_ops
 from rapsam_deploy.model import build_model
-from rapsam_deploy.model.checkpoint import sha256_of
 from rapsam_deploy.model.deform_conv import set_deform_impl
+from rapsam_deploy.model.graphs import EncoderGraph
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def exported(exported_r18) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def manifest(exported):
-    return contract.read_manifest(exported[0])
+    return read_manifest(exported[0])
 
 
 def _session(directory: Path, manifest, graph: str, variant: str = "standard", precision: str = "fp32"):
@@ -70,7 +71,7 @@ def test_manifest_describes_every_file(exported, manifest):
     np.testing.assert_array_equal(queries, model.object_queries.numpy())
     assert manifest.vocabulary["name"] == "coco_panoptic" and len(manifest.vocabulary["classes"]) == 133
     assert manifest.image["mean"] == list(contract.IMAGE_MEAN) and manifest.image["trace_size"] == list(TRACE_SIZE)
-    raw = json.loads((directory / contract.MANIFEST_FILE).read_text())
+    raw = json.loads((directory / MANIFEST_FILE).read_text())
     assert raw["tools"]["onnxruntime"] and raw["validation"]["ran"] is True
 
 

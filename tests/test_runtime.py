@@ -13,17 +13,20 @@ import pytest
 import torch
 from PIL import Image
 
-from rapsam_deploy.artifacts.contract import IMAGE_MEAN, read_manifest
+from rapsam_deploy.artifacts.contract import IMAGE_MEAN
+from rapsam_deploy.artifacts.export_dir import ExportDir
+from rapsam_deploy.artifacts.manifest import read_manifest
 from rapsam_deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+from rapsam_deploy.backends.select import create_backend
 from rapsam_deploy.cli import infer as infer_cli
 from rapsam_deploy.cli.common import run as run_cli
 from rapsam_deploy.errors import RapSamError
-from rapsam_deploy.eval.masks import mask_iou as iou
+from rapsam_deploy.parity import mask_iou as iou
 from rapsam_deploy.predict.panoptic import PanopticPredictor
 from rapsam_deploy.predict.postprocess import PanopticConfig
 from rapsam_deploy.predict.preprocess import ImageMeta, ResizePolicy, load_image, preprocess
 from rapsam_deploy.predict.prompt import PromptPredictor
-from rapsam_deploy.predict.runtime import create_backend, load
+from rapsam_deploy.predict.runtime import load
 from rapsam_deploy.predict.video import VideoPredictor, match_queries, read_video, video_split
 
 SMALL = ResizePolicy(long_side=160)
@@ -227,7 +230,7 @@ def test_tensorrt_without_tensorrt_names_what_to_install(exported_r18):
         import tensorrt  # noqa: F401
     except ImportError:
         with pytest.raises(RapSamError, match=r"(?i)tensorrt"):
-            create_backend("tensorrt", exported_r18[0])
+            create_backend("tensorrt", ExportDir.open(exported_r18[0]))
     else:
         pytest.skip("TensorRT is installed here")
 
@@ -273,11 +276,12 @@ def test_cli_images_prompts_and_video(exported_r18, tmp_path):
 
 def test_onnxruntime_profile_records_every_node(exported_r18, tmp_path):
     directory, _ = exported_r18
-    backend = OnnxRuntimeBackend(directory, threads=1, profile_dir=tmp_path)
-    PanopticPredictor(load(directory, backend), ResizePolicy(long_side=160)).predict(photo())
+    export = ExportDir.open(directory)
+    backend = OnnxRuntimeBackend(export, threads=1, profile_dir=tmp_path)
+    PanopticPredictor(load(export, backend), ResizePolicy(long_side=160)).predict(photo())
     traces = backend.end_profiling()
     assert set(traces) == {"encoder", "decoder", "adapter_object"}
     events = json.loads(traces["encoder"].read_text())
     assert any(e.get("cat") == "Node" and e["args"].get("op_name") == "Conv" for e in events)
     with pytest.raises(RapSamError, match="profile_dir"):
-        OnnxRuntimeBackend(directory).end_profiling()
+        OnnxRuntimeBackend(export).end_profiling()

@@ -24,6 +24,8 @@ import pytest
 import torch
 
 from rapsam_deploy.artifacts import contract
+from rapsam_deploy.artifacts.export_dir import ExportDir
+from rapsam_deploy.artifacts.manifest import Artifact, Manifest, write_manifest
 from rapsam_deploy.cli import build as build_cli
 from rapsam_deploy.cli.common import run
 from rapsam_deploy.engines import build as engine_build
@@ -212,8 +214,8 @@ def test_missing_engine_names_the_build_command(tmp_path):
 def plugin_decoder(r18) -> onnx.ModelProto:
     """The decoder in its plugin form, made by the exporter's own steps at a small size."""
     from rapsam_deploy.export.fused_function import attach_fused_function
-    from rapsam_deploy.export.graphs import GRAPH_MODULES
     from rapsam_deploy.export.onnx_export import DEFORM_CONV_OPSET, export_graph
+    from rapsam_deploy.model.graphs import GRAPH_MODULES
     from rapsam_deploy.model.kernel_updator import set_fused_impl
 
     set_fused_impl(r18, "op")
@@ -370,7 +372,7 @@ def small_export(tmp_path) -> Path:
     """An export directory with a manifest of fp32 standard graphs (the files are not needed
     before TensorRT parses them)."""
     artifacts = [
-        contract.Artifact(
+        Artifact(
             graph=spec.name,
             file=spec.file_name,
             variant="standard",
@@ -383,7 +385,7 @@ def small_export(tmp_path) -> Path:
         )
         for spec in contract.GRAPHS
     ]
-    manifest = contract.Manifest(
+    manifest = Manifest(
         model={"num_classes": 133},
         image={},
         prompts={},
@@ -397,7 +399,7 @@ def small_export(tmp_path) -> Path:
     )
     export = tmp_path / "export"
     export.mkdir()
-    contract.write_manifest(manifest, export)
+    write_manifest(manifest, export)
     return export
 
 
@@ -408,19 +410,18 @@ def no_tensorrt(monkeypatch):
 
 
 def test_build_options_are_checked_before_any_work(small_export):
-    manifest = contract.read_manifest(small_export)
     with pytest.raises(RapSamError, match="no standard/fp16 encoder graph"):
-        check_build_options(BuildOptions(small_export, precision="fp16"), manifest)
+        check_build_options(BuildOptions(ExportDir.open(small_export), precision="fp16"))
     with pytest.raises(RapSamError, match="unknown graphs"):
-        check_build_options(BuildOptions(small_export, precision="fp32", graphs=("neck",)), manifest)
-    options = BuildOptions(small_export, precision="fp32", graphs=("decoder",))
+        check_build_options(BuildOptions(ExportDir.open(small_export), precision="fp32", graphs=("neck",)))
+    options = BuildOptions(ExportDir.open(small_export), precision="fp32", graphs=("decoder",))
     assert options.engine_dir == small_export / "engines" / "fp32-standard"
     options.engine_dir.mkdir(parents=True)
     (options.engine_dir / "decoder.engine").write_bytes(b"old")
     with pytest.raises(RapSamError, match="engines exist") as error:
-        check_build_options(options, manifest)
+        check_build_options(options)
     assert "--force" in error.value.fix
-    check_build_options(dataclasses.replace(options, force=True), manifest)
+    check_build_options(dataclasses.replace(options, force=True))
 
 
 def test_rapsam_build_without_tensorrt_says_what_to_install(small_export, no_tensorrt):
@@ -447,7 +448,7 @@ def test_tensorrt_backend_without_tensorrt_says_what_to_install(small_export, no
     from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     with pytest.raises(RapSamError, match="TensorRT is not available here") as error:
-        TensorRTBackend(small_export, precision="fp32")
+        TensorRTBackend(ExportDir.open(small_export), precision="fp32")
     assert "pip install tensorrt" in error.value.fix
 
 
@@ -554,7 +555,7 @@ def engines(gpu_export):
             if variant == "plugin":
                 _plugin_or_skip()
             options = BuildOptions(
-                gpu_export, precision=precision, variant=variant, profiles=SMALL_PROFILES, force=True
+                ExportDir.open(gpu_export), precision=precision, variant=variant, profiles=SMALL_PROFILES, force=True
             )
             try:
                 engine_build.build_engines(options, log=lambda line: None)
@@ -645,7 +646,7 @@ def test_engines_match_onnx_runtime(gpu_export, engines, precision):
     from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines(precision, "standard")
-    backend = TensorRTBackend(gpu_export, precision=precision)
+    backend = TensorRTBackend(ExportDir.open(gpu_export), precision=precision)
     for graph, inputs in _cases(gpu_export).items():
         outputs = backend.run(graph, _on_gpu(inputs))
         assert all(t.device.type == "cuda" and t.dtype == torch.float32 for t in outputs.values())
@@ -659,8 +660,8 @@ def test_plugin_engines_match_standard_engines(gpu_export, engines):
 
     engines("fp32", "standard")
     engines("fp32", "plugin")
-    standard = TensorRTBackend(gpu_export, precision="fp32", variant="standard")
-    plugin = TensorRTBackend(gpu_export, precision="fp32", variant="plugin")
+    standard = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", variant="standard")
+    plugin = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", variant="plugin")
     header = read_header(gpu_export / "engines" / "fp32-plugin" / "decoder.engine")
     assert header.plugin_sha256 is not None and header.variant == "plugin"
     for graph in ("decoder", "adapter_object"):
@@ -675,8 +676,8 @@ def test_cuda_graphs_give_the_same_outputs_and_recapture_on_new_shapes(gpu_expor
     from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
-    eager = TensorRTBackend(gpu_export, precision="fp32")
-    graphs = TensorRTBackend(gpu_export, precision="fp32", cuda_graphs=True)
+    eager = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32")
+    graphs = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", cuda_graphs=True)
     small = _on_gpu(_cases(gpu_export)["adapter_prompt"])
     large = {k: torch.cat([v, v.flip(-1)]) for k, v in small.items()}  # batch 2: a new shape
     for inputs in (small, small, large, small):
@@ -699,11 +700,11 @@ def test_engine_from_another_tensorrt_is_refused_with_the_rebuild_command(gpu_ex
     shutil.copytree(gpu_export / "engines" / "fp32-standard", engines)
     path = engines / "adapter_prompt.engine"
     header, engine = read_engine(
-        path, TensorRTBackend(gpu_export, "fp32", engine_dir=engines)._expect["adapter_prompt"]
+        path, TensorRTBackend(ExportDir.open(gpu_export), "fp32", engine_dir=engines)._expect["adapter_prompt"]
     )
     write_engine(path, dataclasses.replace(header, tensorrt="10.0.0.6"), engine)
     with pytest.raises(EngineFileError, match=r"built with TensorRT 10\.0\.0\.6 but this is TensorRT") as error:
-        TensorRTBackend(gpu_export, precision="fp32", engine_dir=engines)
+        TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", engine_dir=engines)
     assert "rapsam-build" in error.value.fix and "--graphs adapter_prompt" in error.value.fix
 
 
@@ -713,6 +714,6 @@ def test_shapes_outside_the_profile_are_explained(gpu_export, engines):
     from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
 
     engines("fp32", "standard")
-    backend = TensorRTBackend(gpu_export, precision="fp32")
+    backend = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32")
     with pytest.raises(RapSamError, match="outside the engine's profile"):
         backend.run("encoder", {"image": torch.zeros(1, 3, 256, 256, device="cuda")})

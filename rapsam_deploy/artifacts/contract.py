@@ -1,20 +1,24 @@
 """The graph contract: graph and tensor names, shapes, dtypes and image normalisation.
 
 This is the public interface that C++ apps, the Python runtime and outside checks rely on
-(DESIGN.md, "Graph contract"). No other module spells a graph or tensor name.
+(DESIGN.md, "Graph contract"). No other module spells a graph or tensor name: code calls a graph
+through its :class:`GraphSpec` (``spec.bind(*inputs)``, ``spec.unpack(outputs)``), and sizes its
+tensors with the one shape rule, :func:`dimensions`.
 
 Symbolic dimensions: ``B`` batch, ``C`` = 256 channels, ``H``/``W`` padded image size
-(multiples of 32), ``Wf`` = W/4, ``Hq`` = height of the features the decoder sees (H/4 for an
-image, T*H/4 for T stacked video frames), ``N`` queries, ``K1`` classes + 1 (no-object).
+(multiples of 32), ``Hf``/``Wf`` = H/4, W/4, ``Hq`` = height of the features the decoder sees
+(Hf for an image, T*Hf for T stacked video frames), ``N`` queries, ``K1`` classes + 1 (no-object).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import RapSamError
+
+T = TypeVar("T")
 
 CHANNELS = 256
 FEATURE_STRIDE = 4
@@ -59,6 +63,32 @@ class GraphSpec:
     @property
     def output_names(self) -> list[str]:
         return [t.name for t in self.outputs]
+
+    def bind(self, *values: T) -> dict[str, T]:
+        """The graph's inputs by name, from values in the contract's order."""
+        if len(values) != len(self.inputs):
+            raise TypeError(f"{self.name} takes {len(self.inputs)} inputs {self.input_names}, got {len(values)}")
+        return dict(zip(self.input_names, values, strict=True))
+
+    def unpack(self, outputs: Mapping[str, T]) -> tuple[T, ...]:
+        """The graph's outputs in the contract's order, from outputs by name."""
+        return tuple(outputs[name] for name in self.output_names)
+
+    def shapes(
+        self, sizes: Mapping[str, int], tensors: Sequence[TensorSpec] | None = None
+    ) -> dict[str, tuple[int, ...]]:
+        """Concrete shapes of ``tensors`` (default: the outputs) for the symbol sizes ``sizes``
+        (those :func:`dimensions` gives)."""
+        return {t.name: tuple(sizes[d] if isinstance(d, str) else d for d in t.shape) for t in tensors or self.outputs}
+
+    def input_sizes(self, shapes: Mapping[str, Sequence[int]]) -> dict[str, int]:
+        """The symbol sizes that the inputs' ``shapes`` (by name) give, e.g. {"B": 1, "N": 100}."""
+        sizes: dict[str, int] = {}
+        for tensor in self.inputs:
+            for symbol, size in zip(tensor.shape, shapes[tensor.name], strict=True):
+                if isinstance(symbol, str):
+                    sizes[symbol] = int(size)
+        return sizes
 
 
 def _t(name: str, dtype: str, *shape: str | int) -> TensorSpec:
@@ -122,7 +152,40 @@ ADAPTER_PROMPT = GraphSpec(
 )
 
 GRAPHS: tuple[GraphSpec, ...] = (ENCODER, PROMPT_ENCODER, DECODER, ADAPTER_OBJECT, ADAPTER_PROMPT)
+# Outputs that are mask logits (thresholded at 0 into hard masks): compared as masks.
+_MASK_LOGITS = frozenset({"mask_logits", "mask_logits_out"})
+GRAPH_NAMES: tuple[str, ...] = tuple(spec.name for spec in GRAPHS)
 OBJECT_QUERIES_FILE = "object_queries.npy"
+
+
+def graph(name: str) -> GraphSpec:
+    """The graph called ``name``; a clear error for any other name."""
+    for spec in GRAPHS:
+        if spec.name == name:
+            return spec
+    raise RapSamError(f"unknown graph {name!r}", f"choose from {', '.join(GRAPH_NAMES)}")
+
+
+def is_mask_logits(name: str) -> bool:
+    """Whether the tensor called ``name`` holds mask logits [B,N,Hq,Wf]."""
+    return name in _MASK_LOGITS
+
+
+def dimensions(num_classes: int | None = None, frames: int = 1, **sizes: int) -> dict[str, int]:
+    """The one shape rule: every symbol's size from the given ones (``B``, ``H``, ``W``, ``N``,
+    ``Hq``...): Hf = H/4, Wf = W/4, Hq = T*Hf with T = ``frames`` stacked video frames, and
+    K1 = ``num_classes`` + 1. Symbols that cannot be derived are left out."""
+    found = dict(sizes)
+    if "H" in found:
+        found.setdefault("Hf", found["H"] // FEATURE_STRIDE)
+    if "W" in found:
+        found.setdefault("Wf", found["W"] // FEATURE_STRIDE)
+    if "Hf" in found:
+        found.setdefault("Hq", frames * found["Hf"])
+    if num_classes is not None:
+        found["K1"] = num_classes + 1
+    return found
+
 
 # The fused op (DESIGN.md, "The fused op"): hard-mask sum pooling + the official KernelUpdator.
 # Node inputs: the 3 activations, then the KernelUpdator's 20 tensors in this order (its
@@ -160,90 +223,10 @@ FUSED_OP_WEIGHTS = (
 )
 FUSED_OP_OUTPUT = _t("new_kernels", "float32", "B", "N", CHANNELS)
 
-
-# ---- manifest.json: describes every artefact of an export directory ----------------------
-MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = "rapsam-deploy/manifest"
-MANIFEST_VERSION = 1
+# The forms every graph can be exported in (the manifest lists each); fp32 standard graphs are
+# the default everywhere: they are what ``rapsam-export`` writes unless asked, and their results
+# equal the PyTorch reference's, while fp16 changes results and is asked for explicitly.
 VARIANTS = ("standard", "plugin")
 PRECISIONS = ("fp32", "fp16")
-
-
-@dataclass
-class Artifact:
-    """One ONNX file: which graph, in which variant and precision, and what is known of it."""
-
-    graph: str
-    file: str
-    variant: str
-    precision: str
-    sha256: str
-    bytes: int
-    opset: int
-    inputs: list[dict]
-    outputs: list[dict]
-    simplifier: str = "none"
-    custom_ops: list[str] = field(default_factory=list)
-    tensorrt_unsupported: list[str] = field(default_factory=list)
-    parity: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Manifest:
-    """Everything a runtime needs to know about an export directory (DESIGN.md)."""
-
-    model: dict
-    image: dict
-    prompts: dict
-    vocabulary: dict
-    profiles: dict
-    object_queries: dict
-    artifacts: list[Artifact]
-    validation: dict
-    tools: dict
-    created: str
-    format: str = MANIFEST_FORMAT
-    version: int = MANIFEST_VERSION
-
-    def artifact(self, graph: str, variant: str = "standard", precision: str = "fp32") -> Artifact:
-        """The artefact of ``graph`` in ``variant``/``precision``; a clear error if absent."""
-        for item in self.artifacts:
-            if (item.graph, item.variant, item.precision) == (graph, variant, precision):
-                return item
-        have = sorted({(a.variant, a.precision) for a in self.artifacts if a.graph == graph})
-        raise RapSamError(
-            f"the export has no {variant}/{precision} {graph} graph (it has: {have})",
-            f"re-export with --variant {variant} --precision {precision}",
-        )
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def write_manifest(manifest: Manifest, directory: Path) -> Path:
-    """Write ``manifest.json`` into ``directory``."""
-    path = Path(directory) / MANIFEST_FILE
-    path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
-    return path
-
-
-def read_manifest(directory: str | Path) -> Manifest:
-    """Read and check ``manifest.json`` of an export directory."""
-    path = Path(directory) / MANIFEST_FILE
-    if not path.is_file():
-        raise RapSamError(f"{directory} has no {MANIFEST_FILE}", "export first: rapsam-export --output DIR")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise RapSamError(f"{path} is not valid JSON ({err})", "re-export the directory") from err
-    if data.get("format") != MANIFEST_FORMAT or data.get("version") != MANIFEST_VERSION:
-        raise RapSamError(
-            f"{path} is not a rapsam-deploy manifest of version {MANIFEST_VERSION}",
-            "re-export with this version of rapsam-deploy",
-        )
-    try:
-        data["artifacts"] = [Artifact(**a) for a in data["artifacts"]]
-        return Manifest(**data)
-    except TypeError as err:
-        raise RapSamError(f"{path} is missing or has unknown fields ({err})", "re-export the directory") from err
+DEFAULT_VARIANT = "standard"
+DEFAULT_PRECISION = "fp32"

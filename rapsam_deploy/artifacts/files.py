@@ -1,8 +1,17 @@
-"""Writing an output directory so that it appears complete or not at all."""
+"""Files the toolchain writes appear complete or not at all, with the user's permissions.
+
+One atomic write for every file (graphs, manifests, engines, reports, result PNGs): a temporary
+file beside the target, renamed over it. The temporary file is made by ``mkstemp`` (mode 0600),
+so it gets the mode an ordinary ``open`` would give it (0666 less the umask) before the rename:
+a server running as another user (Triton) must be able to read what we write. Directories are
+staged the same way.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import shutil
 import tempfile
@@ -12,8 +21,52 @@ from pathlib import Path
 from ..errors import RapSamError
 
 
+@functools.cache
+def umask() -> int:
+    """This process's umask (read once: setting it is the only portable way to read it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomic(path: str | Path, *chunks: bytes | memoryview, durable: bool = True) -> None:
+    """Write ``chunks`` to ``path`` so that it appears complete or not at all, with the mode a
+    plain ``open`` gives. ``durable`` flushes the data to disk before the rename (artefacts);
+    leave it off for files that are cheap to make again (per-frame overlays)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        os.fchmod(handle, 0o666 & ~umask())
+        with os.fdopen(handle, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def check_output(output: Path, force: bool) -> None:
-    """Fail early, before any work, on an output that cannot or may not be written."""
+    """Fail early, before any work, on an output directory that cannot or may not be written."""
     if output.exists() and not force:
         raise RapSamError(f"{output} already exists", "pass --force to replace it, or choose another --output")
     if output.exists() and not output.is_dir():
@@ -26,12 +79,14 @@ def check_output(output: Path, force: bool) -> None:
 
 @contextlib.contextmanager
 def staged_directory(output: Path, force: bool) -> Iterator[Path]:
-    """Yield an empty staging directory beside ``output``; when the block succeeds it becomes
-    ``output`` by rename (replacing an old one if ``force``), otherwise it is removed."""
+    """Yield an empty staging directory beside ``output`` (mode 0777 less the umask); when the
+    block succeeds it becomes ``output`` by rename (replacing an old one if ``force``), otherwise
+    it is removed."""
     check_output(output, force)
     output.absolute().parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.absolute().parent))
     try:
+        staging.chmod(0o777 & ~umask())
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

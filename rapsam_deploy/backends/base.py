@@ -1,21 +1,22 @@
 """The one backend interface: run a graph of the contract on tensors.
 
 Every backend (PyTorch, ONNX Runtime, TensorRT) takes and returns ``torch.Tensor`` s on its own
-``device``, keyed by the contract's tensor names, so that the predictors move the big feature
-maps between graphs without copies, whatever runs them. Inputs and outputs are fp32 (bool and
-int64 where the contract says so) whatever the precision the graphs compute in.
+``device``, so that the predictors move the big feature maps between graphs without copies,
+whatever runs them. Inputs and outputs are fp32 (bool and int64 where the contract says so)
+whatever the precision the graphs compute in. Callers use :meth:`Backend.call`: a graph's
+inputs and outputs in the contract's order, no tensor names spelled.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
-from ..artifacts.contract import FEATURE_STRIDE, GRAPHS, GraphSpec
-
-GRAPH_SPECS: dict[str, GraphSpec] = {spec.name: spec for spec in GRAPHS}
+from ..artifacts import contract
+from ..artifacts.contract import GraphSpec
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,16 @@ class Backend(abc.ABC):
     def device(self) -> torch.device:
         return torch.device(self.info.device)
 
-    def run(self, graph: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Run ``graph`` on ``inputs`` (tensors on :attr:`device`, named as the contract);
-        returns every output by name, on :attr:`device`."""
-        spec = GRAPH_SPECS[graph]
+    def call(self, spec: GraphSpec, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Run ``spec`` on its inputs in the contract's order (tensors on :attr:`device`);
+        returns its outputs in the contract's order, on :attr:`device`."""
+        return spec.unpack(self.run(spec, spec.bind(*inputs)))
+
+    def run(self, spec: GraphSpec, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Run ``spec`` on ``inputs`` by name; returns every output by name."""
         missing = [name for name in spec.input_names if name not in inputs]
         if missing:
-            raise KeyError(f"{graph} needs inputs {missing}")
+            raise KeyError(f"{spec.name} needs inputs {missing}")
         return self._run(spec, {name: inputs[name] for name in spec.input_names})
 
     @abc.abstractmethod
@@ -64,14 +68,8 @@ class Backend(abc.ABC):
         return f"<{type(self).__name__} {self.info.label}>"
 
 
-def output_shapes(spec: GraphSpec, inputs: dict[str, torch.Tensor], num_classes: int) -> dict[str, tuple[int, ...]]:
-    """Every output's shape from the inputs' shapes and the contract's symbols (``Hf``/``Wf`` are
-    a quarter of ``H``/``W``; ``K1`` is classes + 1): backends allocate outputs up front."""
-    sizes: dict[str, int] = {"K1": num_classes + 1}
-    for tensor in spec.inputs:
-        for symbol, size in zip(tensor.shape, inputs[tensor.name].shape, strict=True):
-            if isinstance(symbol, str):
-                sizes[symbol] = int(size)
-    if "H" in sizes:
-        sizes["Hf"], sizes["Wf"] = sizes["H"] // FEATURE_STRIDE, sizes["W"] // FEATURE_STRIDE
-    return {t.name: tuple(sizes[d] if isinstance(d, str) else d for d in t.shape) for t in spec.outputs}
+def output_shapes(spec: GraphSpec, inputs: Mapping[str, torch.Tensor], num_classes: int) -> dict[str, tuple[int, ...]]:
+    """Every output's shape from the inputs' shapes (the contract's shape rule): backends
+    allocate outputs up front."""
+    sizes = spec.input_sizes({name: tuple(tensor.shape) for name, tensor in inputs.items()})
+    return spec.shapes(contract.dimensions(num_classes, **sizes))

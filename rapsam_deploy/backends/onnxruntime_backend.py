@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifacts.contract import GraphSpec, read_manifest
-from ..artifacts.export_dir import verified_graph
+from ..artifacts.contract import GraphSpec
+from ..artifacts.export_dir import ExportDir
 from ..errors import RapSamError
 from .base import Backend, BackendInfo, output_shapes
 from .onnxruntime_session import available_providers, create_session
@@ -29,15 +29,14 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(
         self,
-        export_dir: str | Path,
+        export: ExportDir,
         provider: str = "cpu",
         precision: str = "fp32",
         variant: str = "standard",
         threads: int | None = None,
         profile_dir: str | Path | None = None,
     ) -> None:
-        self.export_dir = Path(export_dir)
-        self.manifest = read_manifest(self.export_dir)
+        self.export = export
         if provider not in _PROVIDERS:
             raise RapSamError(f"unknown ONNX Runtime provider {provider!r}", f"use one of {sorted(_PROVIDERS)}")
         if _PROVIDERS[provider][0] not in available_providers():
@@ -46,7 +45,6 @@ class OnnxRuntimeBackend(Backend):
                 "pip install onnxruntime-gpu (with a matching CUDA) for cuda/tensorrt, or use provider cpu",
             )
         self.provider, self.precision, self.variant, self.threads = provider, precision, variant, threads
-        self.num_classes = int(self.manifest.model["num_classes"])
         device = "cpu" if provider == "cpu" else "cuda"
         self.info = BackendInfo(
             f"onnxruntime-{provider}" if provider != "cpu" else "onnxruntime", device, precision, variant
@@ -57,7 +55,7 @@ class OnnxRuntimeBackend(Backend):
     def session(self, graph: str):
         """The graph's session, created (and its file verified) on first use."""
         if graph not in self._sessions:
-            path = verified_graph(self.export_dir, self.manifest, graph, self.variant, self.precision)
+            path = self.export.graph_file(graph, self.variant, self.precision)
             profile = self.profile_dir / graph if self.profile_dir is not None else None
             self._sessions[graph] = create_session(path, _PROVIDERS[self.provider], self.threads, profile)
         return self._sessions[graph]
@@ -84,7 +82,7 @@ class OnnxRuntimeBackend(Backend):
             dtype = next(k for k, v in _NUMPY_TO_TORCH.items() if v == tensor.dtype)
             binding.bind_input(name, "cuda", device_id, dtype, list(tensor.shape), tensor.data_ptr())
         outputs = {}
-        for name, shape in output_shapes(spec, inputs, self.num_classes).items():
+        for name, shape in output_shapes(spec, inputs, self.export.num_classes).items():
             out = torch.empty(shape, dtype=torch.float32, device=self.device)
             binding.bind_output(name, "cuda", device_id, np.float32, list(shape), out.data_ptr())
             outputs[name] = out

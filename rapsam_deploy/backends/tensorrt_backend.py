@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts.contract import GRAPHS, GraphSpec, read_manifest
+from ..artifacts import contract
+from ..artifacts.contract import GraphSpec
+from ..artifacts.export_dir import ExportDir
 from ..engines.engine_file import (
     EngineExpectation,
     EngineFileError,
@@ -25,7 +27,7 @@ from ..engines.engine_file import (
 )
 from ..engines.tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 from ..errors import RapSamError
-from .base import GRAPH_SPECS, Backend, BackendInfo, output_shapes
+from .base import Backend, BackendInfo, output_shapes
 
 # The contract's dtypes (numpy spelling) as TensorRT's DataType names and torch dtypes.
 _TRT_DTYPES = {"float32": "FLOAT", "int64": "INT64", "bool": "BOOL"}
@@ -93,8 +95,8 @@ class TensorRTBackend(Backend):
     """Runs the contract's graphs with the TensorRT engines of an export directory.
 
     Args:
-        export_dir: a directory written by ``rapsam-export`` whose engines ``rapsam-build`` built.
-        precision: ``fp16`` or ``fp32`` engines (I/O is fp32 either way).
+        export: an export directory whose engines ``rapsam-build`` built.
+        precision: ``fp32`` or ``fp16`` engines (I/O is fp32 either way).
         variant: ``standard`` or ``plugin`` (loads ``librapsam_trt_plugin``).
         device: a CUDA device.
         cuda_graphs: replay each graph's execution as a CUDA graph while its input shapes stay the
@@ -118,13 +120,13 @@ class TensorRTBackend(Backend):
 
     def __init__(
         self,
-        export_dir: str | Path,
-        precision: str = "fp16",
-        variant: str = "standard",
+        export: ExportDir,
+        precision: str = contract.DEFAULT_PRECISION,
+        variant: str = contract.DEFAULT_VARIANT,
         device: str | torch.device = "cuda",
         cuda_graphs: bool = False,
         engine_dir: str | Path | None = None,
-        graphs: tuple[str, ...] = tuple(g.name for g in GRAPHS),
+        graphs: tuple[str, ...] = contract.GRAPH_NAMES,
     ) -> None:
         self._trt = import_tensorrt()
         device = torch.device(device)
@@ -132,9 +134,8 @@ class TensorRTBackend(Backend):
             raise RapSamError(f"TensorRT runs on CUDA devices, not {device}", "use device='cuda'")
         gpu_name, capability = gpu_identity(device.index)
         device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
-        self.export_dir = Path(export_dir)
-        manifest = read_manifest(export_dir)
-        self.num_classes = int(manifest.model["num_classes"])
+        self.export = export
+        self.export_dir = export.path
         plugin_sha256 = load_plugin_library() if variant == "plugin" else None
         self._expect = {
             graph: EngineExpectation(
@@ -144,13 +145,13 @@ class TensorRTBackend(Backend):
                 precision=precision,
                 variant=variant,
                 graph=graph,
-                onnx_sha256=manifest.artifact(graph, variant, precision).sha256,
+                onnx_sha256=export.manifest.artifact(graph, variant, precision).sha256,
                 plugin_sha256=plugin_sha256,
-                export_dir=str(export_dir),
+                export_dir=str(export.path),
             )
             for graph in graphs
         }
-        self.engine_dir = Path(engine_dir) if engine_dir else default_engine_dir(export_dir, precision, variant)
+        self.engine_dir = Path(engine_dir) if engine_dir else default_engine_dir(export.path, precision, variant)
         self._check_engines()
         self.cuda_graphs = cuda_graphs
         detail = f"TensorRT {self._trt.__version__}, {gpu_name}" + (", CUDA graphs" if cuda_graphs else "")
@@ -206,7 +207,7 @@ class TensorRTBackend(Backend):
                     "free GPU memory (other processes, larger batches), or rebuild it with smaller --profile-* "
                     f"ranges: {rebuild}",
                 )
-        _check_io(engine, GRAPH_SPECS[graph], rebuild)
+        _check_io(engine, contract.graph(graph), rebuild)
         return _Engine(engine, context)
 
     @staticmethod
@@ -306,7 +307,7 @@ class TensorRTBackend(Backend):
         entry = self._engine(spec.name)
         caller = torch.cuda.current_stream(self.device)
         inputs = self._prepared(spec, inputs)
-        expected = output_shapes(spec, inputs, self.num_classes)
+        expected = output_shapes(spec, inputs, self.export.num_classes)
         # Allocated on the caller's stream, like every tensor it hands us, so that torch's
         # allocator reuses their memory only after the caller's stream has waited for ours.
         outputs = None if self.cuda_graphs else {n: torch.empty(s, device=self.device) for n, s in expected.items()}

@@ -8,16 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifacts.contract import GraphSpec, Manifest, read_manifest
+from ..artifacts.contract import GraphSpec
+from ..artifacts.export_dir import ExportDir
 from ..errors import RapSamError
 from ..model import RapSam, build_model
+from ..model.graphs import GRAPH_MODULES
 from .base import Backend, BackendInfo
 
 
-def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:
+def model_from_export(export: ExportDir) -> RapSam:
     """Rebuild the exported model (same checkpoint or same random seed) and check that it is the
-    same weights: its object queries must equal ``object_queries.npy``."""
-    info = manifest.model
+    same weights: its object queries must equal the export's."""
+    info = export.manifest.model
     checkpoint = info.get("checkpoint")
     if checkpoint and not Path(checkpoint).is_file():
         raise RapSamError(
@@ -25,8 +27,7 @@ def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:
             "pass the checkpoint to the torch backend yourself, or use the onnxruntime backend",
         )
     model = build_model(info["backbone"], checkpoint, info.get("class_embed"), info.get("seed") or 0)
-    exported = np.load(Path(export_dir) / manifest.object_queries["file"])
-    if not np.array_equal(exported, model.object_queries.detach().float().numpy()):
+    if not np.array_equal(export.object_queries(), model.object_queries.detach().float().numpy()):
         raise RapSamError(
             f"the rebuilt {info['backbone']} model does not have the exported weights",
             "pass the same --checkpoint/--class-embed/--seed as the export, or re-export",
@@ -35,7 +36,7 @@ def model_from_manifest(manifest: Manifest, export_dir: str | Path) -> RapSam:
 
 
 class TorchBackend(Backend):
-    """Graphs as calls of the reference model's entry points."""
+    """Graphs as the reference model's graph modules (``model.graphs``)."""
 
     def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> None:
         if precision not in ("fp32", "fp16"):
@@ -46,22 +47,16 @@ class TorchBackend(Backend):
         self.precision = precision
         name = "torch-compile" if compile else "torch"
         self.info = BackendInfo(name, str(torch.device(device)), precision, "standard")
-        self._entry = {
-            "encoder": model.forward_encoder,
-            "prompt_encoder": model.forward_prompt_encoder,
-            "decoder": model.forward_decoder,
-            "adapter_object": model.forward_adapter_object,
-            "adapter_prompt": model.forward_adapter_prompt,
-        }
+        self._graphs = {graph: module(self.model) for graph, module in GRAPH_MODULES.items()}
         if compile:
             # Static shapes: inductor recompiles per input shape, as engines need profiles.
-            self._entry = {graph: torch.compile(fn, dynamic=False) for graph, fn in self._entry.items()}
+            self._graphs = {graph: torch.compile(module, dynamic=False) for graph, module in self._graphs.items()}
 
     @classmethod
     def from_export(
-        cls, export_dir: str | Path, device: str = "cpu", precision: str = "fp32", compile: bool = False
+        cls, export: ExportDir, device: str = "cpu", precision: str = "fp32", compile: bool = False
     ) -> TorchBackend:
-        return cls(model_from_manifest(read_manifest(export_dir), export_dir), device, precision, compile)
+        return cls(model_from_export(export), device, precision, compile)
 
     def _autocast(self):
         if self.precision == "fp16":
@@ -71,7 +66,7 @@ class TorchBackend(Backend):
     @torch.no_grad()
     def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with self._autocast():
-            outputs = self._entry[spec.name](*inputs.values())
+            outputs = self._graphs[spec.name](*inputs.values())
         if isinstance(outputs, torch.Tensor):
             outputs = (outputs,)
         return {name: out.float() for name, out in zip(spec.output_names, outputs, strict=True)}

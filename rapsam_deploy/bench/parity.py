@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import torch
+import dataclasses
 
-from ..eval.masks import mask_iou
+from ..parity import mask_agreement, mask_iou
 from ..predict.panoptic import PanopticPrediction
 
 
-def raw_parity(ours: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> dict:
-    """Max |a - b| per output and the mask-sign agreement of mask logits."""
+def raw_parity(ours, reference) -> dict:
+    """Max |a - b| of every tensor of two graph results (dataclasses of tensors with a
+    ``mask_logits`` field), and the agreement of their hard masks: the fraction of pixels whose
+    sign agrees and the mean per-query IoU."""
     result = {}
-    for name, ref in reference.items():
-        out, ref = ours[name].detach().float().cpu(), ref.detach().float().cpu()
-        result[f"{name}_max_abs"] = float((out - ref).abs().max()) if ref.numel() else 0.0
-        if name.startswith("mask_logits"):
-            result["mask_sign_agreement"] = float(((out > 0) == (ref > 0)).float().mean())
+    for field in dataclasses.fields(ours):
+        a, b = (getattr(x, field.name).detach().float().cpu() for x in (ours, reference))
+        result[f"{field.name}_max_abs"] = float((a - b).abs().max()) if b.numel() else 0.0
+    masks = mask_agreement(ours.mask_logits, reference.mask_logits)
+    result["mask_sign_agreement"] = masks.sign
+    result["mask_mean_iou"] = masks.iou_mean
     return result
 
 

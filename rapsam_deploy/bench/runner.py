@@ -10,12 +10,18 @@ from pathlib import Path
 
 import torch
 
+from ..artifacts import contract
+from ..artifacts.export_dir import ExportDir
+from ..artifacts.manifest import MANIFEST_FILE
+from ..backends.select import create_backend
 from ..backends.torch_backend import TorchBackend
 from ..errors import RapSamError
+from ..machine import machine
 from ..model.complexity import parameter_counts
 from ..predict.runtime import load
 from ..progress import Log
-from .machine import PeakMemory, cpu_peak, machine, matmul_peak
+from .memory import PeakMemory
+from .peaks import cpu_peak, matmul_peak
 from .tasks import TASKS, Task, TaskConfig, flops_of_tasks, make_task
 from .timing import TimedBackend, run_iterations
 
@@ -54,19 +60,17 @@ def default_precisions() -> tuple[str, ...]:
     return ("fp32", "fp16") if torch.cuda.is_available() else ("fp32",)
 
 
-def _backend(name: str, export_dir: Path, precision: str, threads: int | None, log: Log):
-    from ..predict.runtime import create_backend
-
+def _backend(name: str, export: ExportDir, precision: str, threads: int | None, log: Log):
     if name == "tensorrt":
-        _build_engines(export_dir, precision, log)
+        _build_engines(export, precision, log)
     if name == "torch-compile":
-        return TorchBackend.from_export(export_dir, "cpu", precision, compile=True)
+        return TorchBackend.from_export(export, "cpu", precision, compile=True)
     if name == "torch-cuda-compile":
-        return TorchBackend.from_export(export_dir, "cuda", precision, compile=True)
-    return create_backend(name, export_dir, precision, "standard", threads)
+        return TorchBackend.from_export(export, "cuda", precision, compile=True)
+    return create_backend(name, export, precision, contract.DEFAULT_VARIANT, threads)
 
 
-def _build_engines(export_dir: Path, precision: str, log: Log) -> None:
+def _build_engines(export: ExportDir, precision: str, log: Log) -> None:
     """Build the TensorRT engines the bench needs unless they are there (TensorRT missing is
     reported by the import, as a backend that cannot run)."""
     from ..engines.build import BuildOptions, build_engines
@@ -74,26 +78,25 @@ def _build_engines(export_dir: Path, precision: str, log: Log) -> None:
     from ..engines.tensorrt_env import import_tensorrt
 
     import_tensorrt()
-    options = BuildOptions(export_dir=export_dir, precision=precision)
+    options = BuildOptions(export=export, precision=precision)
     missing = tuple(g for g in options.graphs if not engine_path(options.engine_dir, g).is_file())
     if missing:
         build_engines(dataclasses.replace(options, graphs=missing), log=lambda line: log("  " + line))
 
 
-def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ...], log: Log) -> Path:
+def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ...], log: Log) -> ExportDir:
     """Reuse ``--export-dir``, or export (without validation: the bench measures parity) once."""
     if backbone in config.export_dirs:
-        return config.export_dirs[backbone]
-    from ..artifacts.contract import read_manifest
+        return ExportDir.open(config.export_dirs[backbone])
     from ..export import export_model
 
     directory = config.out / "exports" / backbone
-    if (directory / "manifest.json").is_file():
-        manifest = read_manifest(directory)
-        have = {a.precision for a in manifest.artifacts}
-        if manifest.image["trace_size"] == list(config.image_size) and set(precisions) <= have:
+    if (directory / MANIFEST_FILE).is_file():
+        export = ExportDir.open(directory)
+        have = {a.precision for a in export.manifest.artifacts}
+        if export.manifest.image["trace_size"] == list(config.image_size) and set(precisions) <= have:
             log(f"reusing {directory}")
-            return directory
+            return export
     log(f"exporting {backbone} to {directory} (random weights, {config.image_size}) ...")
     export_model(
         backbone=backbone,
@@ -104,7 +107,7 @@ def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ..
         force=True,
         log=lambda line: log("  " + line),
     )
-    return directory
+    return ExportDir.open(directory)
 
 
 def _measure(task: Task, config: BenchConfig) -> dict:
@@ -148,12 +151,12 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
     }
     task_config = TaskConfig(config.image_size, config.batch, config.num_prompts, config.video_frames)
     for backbone in config.backbones:
-        export_dir = _ensure_export(backbone, config, precisions, log)
+        export = _ensure_export(backbone, config, precisions, log)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        reference = load(export_dir, TimedBackend(TorchBackend.from_export(export_dir, device)))
+        reference = load(export, TimedBackend(TorchBackend.from_export(export, device)))
         model = reference.backend.inner.model
         report["models"][backbone] = {
-            "label": reference.manifest.model["label"],
+            "label": export.label,
             "params": parameter_counts(model),
             "gflops": flops_of_tasks(model, config.tasks, task_config),
         }
@@ -165,7 +168,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
         for name in backends:
             for precision in precisions:
                 report["results"] += _run_backend(
-                    name, precision, backbone, export_dir, config, task_config, references, report, threads, log
+                    name, precision, backbone, export, config, task_config, references, report, threads, log
                 )
     log("measuring the matmul peak again ...")
     _settle_peaks(report, _peaks(threads))
@@ -205,7 +208,7 @@ def _run_backend(
     name: str,
     precision: str,
     backbone: str,
-    export_dir: Path,
+    export: ExportDir,
     config: BenchConfig,
     task_config: TaskConfig,
     references: dict[str, Task],
@@ -217,7 +220,7 @@ def _run_backend(
     base = {"backbone": backbone, "backend": name, "precision": precision}
     try:
         started = time.perf_counter()
-        runtime = load(export_dir, TimedBackend(_backend(name, export_dir, precision, threads, log)))
+        runtime = load(export, TimedBackend(_backend(name, export, precision, threads, log)))
         load_s = time.perf_counter() - started
     except (RapSamError, ImportError, RuntimeError) as err:
         reason = str(err).splitlines()[0]

@@ -143,6 +143,14 @@ class PromptTask(Task):
         return figures
 
 
+@dataclass
+class VideoOutputs:
+    """A clip's stitched outputs: mask logits [1,N,T,Hf,Wf] and video class logits [1,N,K+1]."""
+
+    mask_logits: torch.Tensor
+    class_logits: torch.Tensor
+
+
 class VideoTask(Task):
     """Timed iteration = one clip of T frames: pre-processing, T encoder runs, the tube decoder
     and object adapter, and per-frame post-processing."""
@@ -160,7 +168,7 @@ class VideoTask(Task):
         graphs = self.timed.take()
         with timer.stage("post"):
             frames = self.predictor.finish(classes, masks, meta)
-        self.last = {"raw": {"class_logits": classes[None], "mask_logits_out": masks[None]}, "frames": frames}
+        self.last = {"raw": VideoOutputs(masks[None], classes[None]), "frames": frames}
         return timer.stages | graphs
 
     def parity(self, reference: Task) -> dict:

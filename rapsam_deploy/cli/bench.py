@@ -4,13 +4,13 @@ against the PyTorch reference, on the same inputs; writes report.json, report.md
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..artifacts.contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
-from .common import run, table
+from .common import command_parser, entry_point, table
+from .options import add_export_dir, add_precision, add_threads, csv
 
 EPILOG = """examples:
   rapsam-bench --backbone r18                          every backend here, all tasks, 1024x1024
@@ -21,23 +21,17 @@ The default size, 1024x1024, is the setting the paper's speed figures and SAM us
 """
 
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
 def parser() -> argparse.ArgumentParser:
     from ..bench.runner import CPU_BACKENDS, GPU_BACKENDS
     from ..bench.tasks import TASKS
 
-    p = argparse.ArgumentParser(
-        prog="rapsam-bench", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    p.add_argument("--backbone", "--backbones", dest="backbones", type=_csv, default=("r18",),
+    p = command_parser("rapsam-bench", __doc__, EPILOG)
+    p.add_argument("--backbone", "--backbones", dest="backbones", type=csv, default=("r18",),
                    help=f"comma-separated: {','.join(backbone_names())} (default: r18)")  # fmt: skip
-    p.add_argument("--backends", type=_csv, help=f"comma-separated from {','.join(CPU_BACKENDS + GPU_BACKENDS)} "
-                   "(default: every one available here; others are listed as not run)")  # fmt: skip
-    p.add_argument("--precision", type=_csv, help="fp32,fp16 (default: fp32, plus fp16 on a GPU)")
+    p.add_argument("--backends", type=csv, metavar="LIST",
+                   help=f"comma-separated from {','.join(CPU_BACKENDS + GPU_BACKENDS)} "
+                        "(default: every one available here; others are listed as not run)")  # fmt: skip
+    add_precision(p, plural=True)
     p.add_argument("--task", default="all", choices=[*TASKS, "all"], help="default: all")
     p.add_argument("--image-size", type=int, nargs=2, default=(1024, 1024), metavar=("H", "W"),
                    help="input size, multiples of 32 (default: 1024 1024, the paper's speed setting)")  # fmt: skip
@@ -47,8 +41,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-time", type=float, default=5.0, help="and at least this many seconds (default: 5)")
     p.add_argument("--prompts", type=int, default=5, help="prompts per prompt batch (default: 5)")
     p.add_argument("--frames", type=int, default=3, help="frames per video clip (default: 3)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's, the cores)")
-    p.add_argument("--export-dir", type=Path, help="reuse this export (one backbone) instead of exporting")
+    add_threads(p)
+    add_export_dir(p, default=None, help_extra="reuse it (one backbone) instead of exporting")
     p.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default: runs/bench)")
     return p
 
@@ -61,7 +55,7 @@ def _figures(row: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from ..bench.report import write_report
+    from ..bench.report import pyplot, write_report
     from ..bench.runner import BenchConfig, run_bench
     from ..bench.tasks import TASKS
     from ..errors import RapSamError
@@ -89,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         num_prompts=args.prompts,
         video_frames=args.frames,
     )
+    pyplot()  # the charts' library, before minutes of measurements
     report = run_bench(config, log=log_stderr)
     paths = write_report(report, args.out)
     rows = [[r["backbone"], r["task"], r["backend"], r["precision"], *_figures(r)] for r in report["results"]]
@@ -100,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    sys.exit(run(main))
+entry = entry_point(main)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..artifacts.contract import GRAPHS
-from .common import run, table
+from ..artifacts import contract
+from .common import command_parser, entry_point, table
+from .options import add_export_dir, add_precision, add_variant
 
 EPILOG = """examples:
-  rapsam-build exports/r18 --precision fp32                   writes exports/r18/engines/fp32-standard/*.engine
+  rapsam-build exports/r18                                    fp32: writes exports/r18/engines/fp32-standard/*.engine
   rapsam-build exports/r50 --precision fp16 --variant plugin  needs the export's fp16 plugin graphs
   rapsam-build exports/r18 --precision fp16 --graphs encoder decoder --profile-batch 1 1 1 --force
 
@@ -27,32 +27,17 @@ _PROFILE_AXES = {
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="rapsam-build",
-        description=__doc__.split(": ", 1)[1],
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR", help="directory written by rapsam-export")
-    p.add_argument(
-        "--precision",
-        choices=["fp16", "fp32"],
-        required=True,
-        help="fp16 builds the export's *.fp16.onnx graphs (strongly typed; no FP16 builder flag)",
-    )
-    p.add_argument(
-        "--variant",
-        choices=["standard", "plugin"],
-        default="standard",
-        help="plugin: the fused op runs as the rapsam TensorRT plugin (default: standard)",
-    )
+    p = command_parser("rapsam-build", __doc__, EPILOG)
+    add_export_dir(p, positional=True)
+    add_precision(p, help_extra="fp16 builds the export's *.fp16.onnx graphs (strongly typed; no FP16 builder flag)")
+    add_variant(p, help_extra="plugin: the fused op runs as the rapsam TensorRT plugin")
     p.add_argument(
         "--graphs",
         nargs="+",
-        choices=[g.name for g in GRAPHS],
-        default=[g.name for g in GRAPHS],
+        choices=contract.GRAPH_NAMES,
+        default=list(contract.GRAPH_NAMES),
         metavar="GRAPH",
-        help="graphs to build (default: all five)",
+        help=f"graphs to build: {', '.join(contract.GRAPH_NAMES)} (default: all five)",
     )
     build = p.add_argument_group("builder")
     build.add_argument("--workspace", type=float, metavar="GiB", help="workspace limit (default: TensorRT's)")
@@ -85,10 +70,11 @@ def _profiles(args: argparse.Namespace) -> dict[str, dict[str, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from ..artifacts.export_dir import ExportDir
     from ..engines.build import BuildOptions, build_engines
 
     options = BuildOptions(
-        export_dir=args.export_dir,
+        export=ExportDir.open(args.export_dir),
         precision=args.precision,
         variant=args.variant,
         graphs=tuple(args.graphs),
@@ -107,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    sys.exit(run(main))
+entry = entry_point(main)
 
 
 if __name__ == "__main__":

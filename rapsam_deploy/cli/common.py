@@ -1,7 +1,8 @@
-"""What every command shares: error reporting and exit codes."""
+"""What every command shares: its parser's frame, error reporting and exit codes."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -21,6 +22,26 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def command_parser(prog: str, doc: str, epilog: str) -> argparse.ArgumentParser:
+    """The parser of command ``prog``: its description from the module's docstring (after
+    "``prog``: "), its examples as the epilog, kept as written."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=doc.split(": ", 1)[1],
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def entry_point(main: Callable[[list[str] | None], int | None]) -> Callable[[], None]:
+    """The console-script function of a command: run ``main`` on ``sys.argv`` and exit."""
+
+    def entry() -> None:
+        sys.exit(run(main))
+
+    return entry
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -5,12 +5,12 @@ and report.md."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..errors import RapSamError
 from ..progress import log_stderr
-from .common import run, table
+from .common import command_parser, entry_point, table
+from .options import add_runtime_options
 
 EPILOG = """examples:
   rapsam-eval --task panoptic --data data/coco --backend onnxruntime --compare-to torch --limit 50
@@ -25,26 +25,17 @@ youtube_vis_2019_train.json with the frames in youtube_vis_2019/train/JPEGImages
 
 
 def parser() -> argparse.ArgumentParser:
+    from ..backends.select import BACKENDS
     from ..eval.prompts import PROMPT_MODES
     from ..eval.runner import DEFAULT_TOLERANCE, TASKS
-    from ..predict.runtime import BACKENDS
 
-    p = argparse.ArgumentParser(
-        prog="rapsam-eval", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    p = command_parser("rapsam-eval", __doc__, EPILOG)
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--data", type=Path, required=True, help="annotation JSON, or the dataset's root folder")
     p.add_argument("--images", type=Path, help="image folder (default: from the official layout)")
     p.add_argument("--panoptic-masks", type=Path, help="COCO-panoptic PNG folder (default: the JSON's name)")
-    p.add_argument(
-        "--export-dir", type=Path, default=Path("exports/r18"), help="rapsam-export output (default: exports/r18)"
-    )
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help="default: auto (fastest available)")
+    add_runtime_options(p)
     p.add_argument("--compare-to", choices=BACKENDS, help="also run this backend (fp32) on the same inputs and compare")
-    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="of --backend (default: fp32)")
-    p.add_argument("--variant", choices=["standard", "plugin"], default="standard", help="default: standard")
-    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime")
     p.add_argument(
         "--resize",
         metavar="coco|ytvis|long:N",
@@ -125,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    sys.exit(run(main))
+entry = entry_point(main)
 
 
 if __name__ == "__main__":

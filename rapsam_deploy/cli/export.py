@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..artifacts.contract import Manifest
+from ..artifacts import contract
+from ..artifacts.manifest import Manifest
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
-from .common import run, table
+from .common import command_parser, entry_point, table
+from .options import add_precision, add_variant
 
 EPILOG = """examples:
   rapsam-export --backbone r18                       random weights, fp32, standard graphs
@@ -20,12 +21,7 @@ EPILOG = """examples:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="rapsam-export",
-        description=__doc__.split(": ", 1)[1],
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command_parser("rapsam-export", __doc__, EPILOG)
     model = p.add_argument_group("model")
     model.add_argument("--backbone", default="r18", choices=backbone_names(), help="backbone (default: r18)")
     model.add_argument("--checkpoint", type=Path, help="official RAP-SAM checkpoint; random weights without it")
@@ -41,17 +37,10 @@ def parser() -> argparse.ArgumentParser:
         help="tracing, validation and default engine-profile size, multiples of 32 (default: 1024 1024)",
     )
     graphs.add_argument("--opset", type=int, default=19, help="ONNX opset, >= 17; 19 for DeformConv (default: 19)")
-    graphs.add_argument(
-        "--variant",
-        choices=["standard", "plugin", "both"],
-        default="standard",
-        help="standard: plain ONNX ops; plugin: fused TensorRT-plugin nodes with an ONNX fallback (default: standard)",
-    )
-    graphs.add_argument(
-        "--precision",
-        choices=["fp32", "fp16", "both"],
-        default="fp32",
-        help="fp16 keeps LayerNorm, softmax, gates and pooled sums fp32, and fp32 I/O (default: fp32)",
+    add_variant(graphs, both=True, help_extra="standard: plain ONNX ops; plugin: fused TensorRT-plugin nodes with an "
+                "ONNX fallback")  # fmt: skip
+    add_precision(
+        graphs, both=True, help_extra="fp16 keeps LayerNorm, softmax, gates and pooled sums fp32, and fp32 I/O"
     )
     graphs.add_argument(
         "--deform-conv",
@@ -103,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         image_size=tuple(args.image_size),
         opset=args.opset,
-        variants=_both(args.variant, ("standard", "plugin")),
-        precisions=_both(args.precision, ("fp32", "fp16")),
+        variants=_both(args.variant, contract.VARIANTS),
+        precisions=_both(args.precision, contract.PRECISIONS),
         deform_conv=args.deform_conv,
         validate=not args.no_validate,
         force=args.force,
@@ -117,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    sys.exit(run(main))
+entry = entry_point(main)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import RapSamError
 from ..predict.preprocess import parse_resize
-from .common import run
+from .common import command_parser, entry_point
+from .options import add_runtime_options
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -25,20 +26,9 @@ EPILOG = """examples:
 
 
 def parser() -> argparse.ArgumentParser:
-    from ..predict.runtime import BACKENDS
-
-    p = argparse.ArgumentParser(
-        prog="rapsam-infer", description=__doc__.split(": ", 1)[1], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    p = command_parser("rapsam-infer", __doc__, EPILOG)
     p.add_argument("inputs", nargs="+", type=Path, help="images, folders of images, or video files")
-    p.add_argument(
-        "--export-dir", type=Path, default=Path("exports/r18"), help="rapsam-export output (default: exports/r18)"
-    )
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help="default: auto (fastest available)")
-    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="default: fp32")
-    p.add_argument("--variant", choices=["standard", "plugin"], default="standard", help="default: standard")
-    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime")
+    add_runtime_options(p)
     p.add_argument("--points", nargs="*", default=[], metavar="X,Y", help="point prompts in image pixels")
     p.add_argument("--boxes", nargs="*", default=[], metavar="X1,Y1,X2,Y2", help="box prompts in image pixels")
     p.add_argument(
@@ -141,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     points, boxes = _numbers(args.points, 2, "point"), _numbers(args.boxes, 4, "box")
     images, videos = collect(args.inputs)
     runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
-    print(f"backend: {runtime.backend.info.label}; model: {runtime.manifest.model['label']}", file=sys.stderr)
+    print(f"backend: {runtime.backend.info.label}; model: {runtime.label}", file=sys.stderr)
     prompts = (points or None, boxes or None) if points or boxes else None
     resize = parse_resize(args.resize, video=False)
     predictor = (
@@ -155,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    sys.exit(run(main))
+entry = entry_point(main)
 
 
 if __name__ == "__main__":

@@ -21,21 +21,16 @@ import onnx
 
 from .. import __version__
 from ..artifacts import contract
-from ..artifacts.contract import GraphSpec, Manifest, read_manifest
-from ..artifacts.export_dir import verified_graph
-from ..backends.base import GRAPH_SPECS
+from ..artifacts.contract import GraphSpec
+from ..artifacts.export_dir import ExportDir
+from ..artifacts.files import write_atomic
 from ..errors import RapSamError
 from ..progress import Log, log_stderr
-from .engine_file import (
-    EngineHeader,
-    default_engine_dir,
-    engine_path,
-    write_atomic,
-    write_engine,
-)
+from .engine_file import EngineHeader, default_engine_dir, engine_path, write_engine
 from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 
 AXES = ("B", "H", "W", "N", "T")
+PROFILE_POINTS = ("min", "opt", "max")
 
 
 def prepare_for_parser(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -58,12 +53,12 @@ def prepare_for_parser(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def axis_ranges(profiles: dict) -> dict[str, tuple[int, int, int]]:
     """(min, opt, max) of every symbolic dimension of the contract from the manifest's
-    ``profiles`` (B, H, W, N, T): Hf = H/4, Wf = W/4, and Hq = T*Hf (T video frames stacked
-    along height; T = 1 for images)."""
+    ``profiles`` (B, H, W, N, T), by the contract's shape rule (Hf = H/4, Wf = W/4, Hq = T*Hf:
+    T video frames stacked along height)."""
     missing = [axis for axis in AXES if axis not in profiles]
     if missing:
         raise RapSamError(f"the manifest's profiles lack {missing}", "re-export, or give every --profile-* option")
-    ranges = {axis: tuple(int(profiles[axis][k]) for k in ("min", "opt", "max")) for axis in AXES}
+    ranges = {axis: tuple(int(profiles[axis][k]) for k in PROFILE_POINTS) for axis in AXES}
     for axis, values in ranges.items():
         if not 1 <= values[0] <= values[1] <= values[2]:
             raise RapSamError(f"profile {axis} = {values}: need 1 <= min <= opt <= max", "fix the --profile-* values")
@@ -73,11 +68,11 @@ def axis_ranges(profiles: dict) -> dict[str, tuple[int, int, int]]:
                 f"profile {axis} = {ranges[axis]}: image sizes are multiples of {contract.SIZE_DIVISOR}",
                 "fix the --profile-height / --profile-width values",
             )
-    stride = contract.FEATURE_STRIDE
-    ranges["Hf"] = tuple(h // stride for h in ranges["H"])
-    ranges["Wf"] = tuple(w // stride for w in ranges["W"])
-    ranges["Hq"] = tuple(t * h for t, h in zip(ranges["T"], ranges["Hf"], strict=True))
-    return ranges
+    points = [
+        contract.dimensions(frames=ranges["T"][i], **{axis: ranges[axis][i] for axis in ("B", "H", "W", "N")})
+        for i in range(len(PROFILE_POINTS))
+    ]
+    return {symbol: tuple(point[symbol] for point in points) for symbol in points[0]} | {"T": ranges["T"]}
 
 
 def input_profiles(spec: GraphSpec, ranges: dict[str, tuple[int, int, int]]) -> dict[str, dict[str, list[int]]]:
@@ -88,13 +83,8 @@ def input_profiles(spec: GraphSpec, ranges: dict[str, tuple[int, int, int]]) -> 
     (the max height is 5 stacked frames); ``queries`` and ``kernels`` [1,1,256] / [1,100,256] /
     [2,256,256]; ``attn_mask`` [1,1] / [100,100] / [256,256]; ``mask_logits`` like ``features``
     with N channels."""
-    return {
-        tensor.name: {
-            key: [ranges[d][i] if isinstance(d, str) else d for d in tensor.shape]
-            for i, key in enumerate(("min", "opt", "max"))
-        }
-        for tensor in spec.inputs
-    }
+    shapes = [spec.shapes({d: r[i] for d, r in ranges.items()}, spec.inputs) for i in range(len(PROFILE_POINTS))]
+    return {t.name: {key: list(s[t.name]) for key, s in zip(PROFILE_POINTS, shapes, strict=True)} for t in spec.inputs}
 
 
 # ---- progress and errors -----------------------------------------------------------------
@@ -173,10 +163,10 @@ def parse_error(parser, onnx_file: Path) -> RapSamError:
 class BuildOptions:
     """What ``rapsam-build`` does; ``profiles`` override the manifest's per axis (B, H, W, N, T)."""
 
-    export_dir: Path
-    precision: str = "fp16"
-    variant: str = "standard"
-    graphs: tuple[str, ...] = tuple(g.name for g in contract.GRAPHS)
+    export: ExportDir
+    precision: str = contract.DEFAULT_PRECISION
+    variant: str = contract.DEFAULT_VARIANT
+    graphs: tuple[str, ...] = contract.GRAPH_NAMES
     workspace_gib: float | None = None
     timing_cache: Path | None = None
     output: Path | None = None
@@ -186,7 +176,7 @@ class BuildOptions:
 
     @property
     def engine_dir(self) -> Path:
-        return Path(self.output) if self.output else default_engine_dir(self.export_dir, self.precision, self.variant)
+        return Path(self.output) if self.output else default_engine_dir(self.export.path, self.precision, self.variant)
 
 
 @dataclass
@@ -199,17 +189,17 @@ class BuiltEngine:
     seconds: float
 
 
-def check_build_options(options: BuildOptions, manifest: Manifest) -> None:
+def check_build_options(options: BuildOptions) -> None:
     """Reject impossible requests before TensorRT is touched."""
     if options.precision not in contract.PRECISIONS:
         raise RapSamError(f"unknown precision {options.precision!r}", f"use one of {contract.PRECISIONS}")
     if options.variant not in contract.VARIANTS:
         raise RapSamError(f"unknown variant {options.variant!r}", f"use one of {contract.VARIANTS}")
-    unknown = [g for g in options.graphs if g not in GRAPH_SPECS]
+    unknown = [g for g in options.graphs if g not in contract.GRAPH_NAMES]
     if unknown:
-        raise RapSamError(f"unknown graphs {unknown}", f"choose from {list(GRAPH_SPECS)}")
+        raise RapSamError(f"unknown graphs {unknown}", f"choose from {list(contract.GRAPH_NAMES)}")
     for graph in options.graphs:
-        manifest.artifact(graph, options.variant, options.precision)
+        options.export.manifest.artifact(graph, options.variant, options.precision)
     if options.workspace_gib is not None and options.workspace_gib <= 0:
         raise RapSamError(f"--workspace {options.workspace_gib}: must be > 0 GiB", "e.g. --workspace 4")
     existing = [engine_path(options.engine_dir, g) for g in options.graphs]
@@ -297,7 +287,6 @@ def _config(trt, builder, shapes: dict[str, dict[str, list[int]]], options: Buil
 class _Target:
     """What every engine of one ``rapsam-build`` run shares."""
 
-    manifest: Manifest
     ranges: dict[str, tuple[int, int, int]]
     gpu_name: str
     capability: str
@@ -308,8 +297,8 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
     """Parse, build and write one graph's engine (see :func:`build_engines`)."""
     trt = import_tensorrt()
     start = time.perf_counter()
-    spec = GRAPH_SPECS[graph]
-    onnx_file = verified_graph(options.export_dir, target.manifest, graph, options.variant, options.precision)
+    spec = contract.graph(graph)
+    onnx_file = options.export.graph_file(graph, options.variant, options.precision)
     builder = trt.Builder(tensorrt_logger())
     network, _parser = _parse(trt, builder, spec, onnx_file, options.variant)
     shapes = input_profiles(spec, target.ranges)
@@ -318,7 +307,7 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
     if monitor is not None:
         config.progress_monitor = monitor
 
-    cache_path = options.timing_cache or default_timing_cache(options.export_dir, trt.__version__, target.capability)
+    cache_path = options.timing_cache or default_timing_cache(options.export.path, trt.__version__, target.capability)
     with timing_cache(config, cache_path, log):
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
@@ -337,7 +326,7 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
         variant=options.variant,
         graph=graph,
         onnx_file=onnx_file.name,
-        onnx_sha256=target.manifest.artifact(graph, options.variant, options.precision).sha256,
+        onnx_sha256=options.export.manifest.artifact(graph, options.variant, options.precision).sha256,
         plugin_sha256=target.plugin_sha256,
         profile=shapes,
         rapsam_deploy=__version__,
@@ -353,14 +342,13 @@ def build_engines(options: BuildOptions, log: Log = log_stderr) -> list[BuiltEng
     graph, into ``options.engine_dir`` (``EXPORT_DIR/engines/<precision>-<variant>`` by default),
     with the plugin library loaded for the ``plugin`` variant and a timing cache reused across
     builds. Every check that needs no GPU runs before TensorRT is imported."""
-    manifest = read_manifest(options.export_dir)
-    check_build_options(options, manifest)
-    ranges = axis_ranges({**manifest.profiles, **options.profiles})
+    check_build_options(options)
+    ranges = axis_ranges({**options.export.manifest.profiles, **options.profiles})
     trt = import_tensorrt()
     gpu_name, capability = gpu_identity()
     tensorrt_logger().min_severity = trt.Logger.INFO if options.verbose else trt.Logger.WARNING
     plugin_sha256 = load_plugin_library() if options.variant == "plugin" else None
-    target = _Target(manifest, ranges, gpu_name, capability, plugin_sha256)
+    target = _Target(ranges, gpu_name, capability, plugin_sha256)
     log(f"TensorRT {trt.__version__} on {gpu_name} ({capability}): {options.precision} {options.variant} engines")
     built = []
     for index, graph in enumerate(options.graphs, 1):

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ..artifacts.files import write_atomic
 from ..errors import RapSamError
 
 # PNG-style: a non-ASCII first byte and CR LF catch transfers in text mode, which mangle both.
@@ -78,11 +77,6 @@ class EngineExpectation:
     export_dir: str = "EXPORT_DIR"
 
 
-def compute_capability(major: int, minor: int) -> str:
-    """``sm_90`` for (9, 0): the name nvcc and TensorRT's messages use."""
-    return f"sm_{major}{minor}"
-
-
 def rebuild_command(export_dir: str | Path, precision: str, variant: str, graphs: list[str] | None = None) -> str:
     """The ``rapsam-build`` command line that (re)builds these engines."""
     command = f"rapsam-build {export_dir} --precision {precision} --variant {variant}"
@@ -99,24 +93,6 @@ def default_engine_dir(export_dir: str | Path, precision: str, variant: str) -> 
 def engine_path(engine_dir: str | Path, graph: str) -> Path:
     """``ENGINE_DIR/decoder.engine``."""
     return Path(engine_dir) / f"{graph}{ENGINE_SUFFIX}"
-
-
-def write_atomic(path: str | Path, *chunks: bytes | memoryview) -> None:
-    """Write ``chunks`` to ``path`` so that it appears complete or not at all (a temporary file
-    beside it, flushed to disk, then renamed over it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_engine(path: str | Path, header: EngineHeader, engine: bytes | memoryview) -> EngineHeader:

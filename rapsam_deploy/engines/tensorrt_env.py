@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 
 from ..artifacts import contract
+from ..artifacts.files import sha256_of
 from ..errors import RapSamError
-from ..model.checkpoint import sha256_of
-from .engine_file import compute_capability
+from ..machine import compute_capability
 
 TENSORRT_INSTALL_HINT = (
     "install TensorRT's Python package for this machine's CUDA major version (nvidia-smi shows it): "

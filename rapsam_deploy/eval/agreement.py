@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .masks import mask_iou
+from ..parity import mask_iou
 from .panoptic_quality import Segmentation, image_stats
 
 

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from ..errors import RapSamError
+
+try:
+    from pycocotools import mask as mask_utils
+except ImportError as err:  # an install without the [eval] extra
+    raise RapSamError(
+        "rapsam-eval needs pycocotools, which is not installed", "pip install 'rapsam-deploy[eval]'"
+    ) from err
 
 
 def rgb_to_id(png: np.ndarray) -> np.ndarray:
@@ -68,9 +74,3 @@ def intersections(a: list[dict], b: list[dict]) -> np.ndarray:
     iou = np.asarray(mask_utils.iou(a, b, [0] * len(b)), dtype=np.float64).reshape(len(a), len(b))
     total = areas(a)[:, None] + areas(b)[None, :]
     return np.rint(iou * total / (1 + iou)).astype(np.int64)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two bool masks [H,W]; 1 when both are empty (they agree)."""
-    union = np.count_nonzero(a | b)
-    return float(np.count_nonzero(a & b) / union) if union else 1.0

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..parity import mask_iou
 from ..predict.preprocess import ResizePolicy, load_image
 from ..predict.prompt import PromptPredictor
 from ..predict.runtime import Runtime
 from .agreement import prompt_agreement
 from .coco_instances import CocoInstances
 from .coco_panoptic import CocoPanoptic
-from .masks import mask_iou
 from .prompt_iou import PromptIoU
 from .prompts import make_prompts
 from .samples import ImageSample

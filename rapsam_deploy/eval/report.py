@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..predict.results import write_atomic
+from ..artifacts.files import write_atomic
 
 LABELS = {
     "pq": "PQ", "sq": "SQ", "rq": "RQ", "pq_things": "PQ things", "sq_things": "SQ things", "rq_things": "RQ things",

@@ -10,8 +10,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..bench.machine import machine
+from ..artifacts import contract
+from ..artifacts.export_dir import ExportDir
 from ..errors import RapSamError
+from ..machine import machine
 from ..predict.preprocess import COCO_SCALE, YOUTUBE_VIS_SCALE, ResizePolicy
 from ..predict.runtime import Runtime, load
 from ..progress import Log
@@ -88,9 +90,11 @@ def make_task(config: EvalConfig, dataset, runtimes: list[Runtime]) -> EvalTask:
 
 def load_runtimes(config: EvalConfig) -> list[Runtime]:
     """The backend evaluated, and the reference it is compared to (fp32, standard graphs)."""
-    runtimes = [load(config.export_dir, config.backend, config.precision, config.variant, config.threads)]
+    export = ExportDir.open(config.export_dir)
+    runtimes = [load(export, config.backend, config.precision, config.variant, config.threads)]
     if config.compare_to:
-        runtimes.append(load(config.export_dir, config.compare_to, "fp32", "standard", config.threads))
+        reference = (contract.DEFAULT_PRECISION, contract.DEFAULT_VARIANT)
+        runtimes.append(load(export, config.compare_to, *reference, config.threads))
     return runtimes
 
 
@@ -148,8 +152,8 @@ def run_eval(config: EvalConfig, log: Log = print, runtimes: list[Runtime] | Non
         "headline": list(task.headline),
         "data": {"annotations": str(dataset.annotations), "images": str(dataset.images),
                  "evaluated": len(dataset.samples), "total": dataset.total, "categories": len(dataset.categories)},
-        "model": {"export_dir": str(config.export_dir), "label": runtimes[0].manifest.model["label"],
-                  "trained": bool(runtimes[0].manifest.model.get("trained")),
+        "model": {"export_dir": str(config.export_dir), "label": runtimes[0].label,
+                  "trained": bool(runtimes[0].export.manifest.model.get("trained")),
                   "vocabulary": runtimes[0].vocabulary.name},
         "category_map": task.category_map.to_json(),
         "protocol": task.protocol(),

@@ -17,21 +17,21 @@ import torch
 
 from .. import __version__
 from ..artifacts import contract
-from ..artifacts.contract import Artifact, Manifest
-from ..artifacts.files import check_output, staged_directory
+from ..artifacts.files import check_output, sha256_of, staged_directory
+from ..artifacts.manifest import Artifact, Manifest, read_manifest, write_manifest
 from ..artifacts.vocabulary import vocabulary_for
 from ..errors import RapSamError
 from ..model import RapSam, build_model, set_deform_impl
-from ..model.checkpoint import sha256_of
 from ..model.deform_conv import DEFORM_IMPLS
+from ..model.graphs import FUSED_GRAPHS, GRAPH_MODULES
 from ..model.kernel_updator import set_fused_impl
 from ..model.precision import half_precision
 from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
-from .graphs import FUSED_GRAPHS, GRAPH_MODULES, example_inputs
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
 from .simplify import simplify
 from .tensorrt_ops import unsupported_ops
+from .tracing import example_inputs
 from .validate import THRESHOLDS, ArtifactParity, reference_cases, validate_files
 
 _PROBE_SIZE = (64, 96)
@@ -303,9 +303,9 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
             "thresholds": {p: asdict(t) for p, t in THRESHOLDS.items()},
             "shared_weights": _shared_weights(built, options),
         }
-        contract.write_manifest(_manifest(model, options, artifacts, validation, queries), staging)
+        write_manifest(_manifest(model, options, artifacts, validation, queries), staging)
     log(f"wrote {output} ({time.perf_counter() - start:.1f} s)")
-    return contract.read_manifest(output)
+    return read_manifest(output)
 
 
 def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict) -> list[Artifact]:

@@ -49,11 +49,14 @@ def fused_function(opset: int) -> onnx.FunctionProto:
     """``rapsam::RapSamMaskPoolDynConv`` as an ONNX function of standard ops at ``opset``."""
     names = _input_names()
     output = contract.FUSED_OP_OUTPUT.name
-    dynamic = {"mask_logits": {0: "B", 1: "N", 2: "H", 3: "W"}, "features": {0: "B", 2: "H", 3: "W"}}
-    dynamic |= {"kernels": {0: "B", 1: "N"}, "weights": [None] * len(contract.FUSED_OP_WEIGHTS)}
+    activations = names[: len(contract.FUSED_OP_ACTIVATIONS)]
+    # Parameters of _FusedBlock.forward: the activations by name, then the weights as one list.
+    dynamic = {
+        t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)} for t in contract.FUSED_OP_ACTIVATIONS
+    }
+    dynamic["weights"] = [None] * len(contract.FUSED_OP_WEIGHTS)
     graph = trace_to_onnx(_FusedBlock(), _example_inputs(), names, [output], dynamic, opset).graph
 
-    activations = names[:3]
     body_names = {name: f"{name}_fp32" for name in activations}
     nodes = [helper.make_node("Cast", [name], [body_names[name]], to=onnx.TensorProto.FLOAT) for name in activations]
     nodes += [
@@ -72,7 +75,7 @@ def fused_function(opset: int) -> onnx.FunctionProto:
                 onnx.AttributeProto(name="epsilon", ref_attr_name="eps", type=onnx.AttributeProto.FLOAT)
             )
         nodes.append(body)
-    nodes.append(helper.make_node("CastLike", [f"{output}_fp32", "kernels"], [output]))
+    nodes.append(helper.make_node("CastLike", [f"{output}_fp32", activations[-1]], [output]))
     return helper.make_function(
         contract.FUSED_OP_DOMAIN,
         contract.FUSED_OP_NAME,

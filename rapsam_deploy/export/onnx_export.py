@@ -15,7 +15,7 @@ from torch import nn
 
 from .. import __version__
 from ..artifacts.contract import GraphSpec
-from .graphs import dynamic_shapes, example_inputs
+from .tracing import dynamic_shapes, example_inputs
 from .translations import TRANSLATIONS, fused_op_schema
 
 MIN_OPSET = 17  # LayerNormalization

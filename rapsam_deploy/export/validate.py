@@ -27,6 +27,7 @@ from torch import Tensor
 from ..artifacts import contract
 from ..backends.onnxruntime_session import create_session, run
 from ..model import RapSam
+from ..model.graphs import GRAPH_MODULES
 from ..model.video import stack_frames
 
 
@@ -121,50 +122,36 @@ def point_prompts(points: list[tuple[float, float]], boxes: list[tuple[float, ..
     return torch.tensor([rows + list(boxes)], dtype=torch.float32)
 
 
-def _np(**tensors: Tensor) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in tensors.items()}
+def _numpy(tensors) -> list[np.ndarray]:
+    return [t.detach().cpu().numpy() for t in tensors]
 
 
-def _decoder_case(model: RapSam, name: str, features: Tensor, queries: Tensor, attn_mask: Tensor) -> Case:
-    kernels, masks, classes, iou = model.forward_decoder(features, queries, attn_mask)
-    return Case(
-        name,
-        "decoder",
-        _np(features=features, queries=queries, attn_mask=attn_mask),
-        _np(kernels=kernels, mask_logits=masks, class_logits=classes, iou=iou),
-    )
+def _case(model: RapSam, name: str, spec: contract.GraphSpec, *inputs: Tensor) -> tuple[Case, tuple[Tensor, ...]]:
+    """The case of ``spec`` on ``inputs`` (contract order) with the reference's outputs, and
+    those outputs as tensors (the next graph's inputs)."""
+    outputs = GRAPH_MODULES[spec.name](model)(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    expected = dict(zip(spec.output_names, _numpy(outputs), strict=True))
+    return Case(name, spec.name, spec.bind(*_numpy(inputs)), expected), outputs
 
 
 def _object_cases(model: RapSam, name: str, features: Tensor, num_queries: int) -> list[Case]:
     queries = model.object_queries[:num_queries].unsqueeze(0).expand(features.shape[0], -1, -1).contiguous()
-    decoder = _decoder_case(model, name, features, queries, model.object_attn_mask(num_queries))
-    kernels, masks = (torch.from_numpy(decoder.expected[k]) for k in ("kernels", "mask_logits"))
-    adapted_masks, adapted_classes, adapted_kernels = model.forward_adapter_object(features, kernels, masks)
-    adapter = Case(
-        name,
-        "adapter_object",
-        _np(features=features, kernels=kernels, mask_logits=masks),
-        _np(mask_logits_out=adapted_masks, class_logits=adapted_classes, kernels_out=adapted_kernels),
+    decoder, (kernels, masks, _, _) = _case(
+        model, name, contract.DECODER, features, queries, model.object_attn_mask(num_queries)
     )
+    adapter, _ = _case(model, name, contract.ADAPTER_OBJECT, features, kernels, masks)
     return [decoder, adapter]
 
 
 def _prompt_cases(model: RapSam, name: str, features: Tensor, boxes: Tensor) -> list[Case]:
     kinds = torch.full(boxes.shape[:2], contract.PROMPT_KIND_DEFAULT, dtype=torch.int64)
-    queries = model.forward_prompt_encoder(boxes, kinds)
-    decoder = _decoder_case(model, name, features, queries, model.prompt_attn_mask(boxes.shape[1]))
-    kernels = torch.from_numpy(decoder.expected["kernels"])
-    prompt_masks, prompt_iou = model.forward_adapter_prompt(features, kernels)
-    return [
-        Case(name, "prompt_encoder", _np(prompt_boxes=boxes, prompt_kinds=kinds), _np(queries=queries)),
-        decoder,
-        Case(
-            name,
-            "adapter_prompt",
-            _np(features=features, kernels=kernels),
-            _np(mask_logits=prompt_masks, iou=prompt_iou),
-        ),
-    ]
+    encoder, (queries,) = _case(model, name, contract.PROMPT_ENCODER, boxes, kinds)
+    decoder, (kernels, _, _, _) = _case(
+        model, name, contract.DECODER, features, queries, model.prompt_attn_mask(boxes.shape[1])
+    )
+    adapter, _ = _case(model, name, contract.ADAPTER_PROMPT, features, kernels)
+    return [encoder, decoder, adapter]
 
 
 @torch.no_grad()
@@ -173,16 +160,12 @@ def reference_cases(model: RapSam, image_size: tuple[int, int]) -> list[Case]:
     size_b = other_size(image_size)
     image_a = photo(_PHOTOS[0], image_size)
     images_b = torch.cat([photo(_PHOTOS[1], size_b), photo(_PHOTOS[2], size_b)])
-    features_a = model.forward_encoder(image_a)
-    features_b = model.forward_encoder(images_b)
     frames = torch.cat([images_b[:1], images_b[:1].roll(_VIDEO_SHIFT, dims=-1)])
-    video = stack_frames(model.forward_encoder(frames), num_frames=2)
-
     size_a_name, size_b_name = "x".join(map(str, image_size)), "x".join(map(str, size_b))
-    cases = [
-        Case(f"image@{size_a_name}", "encoder", _np(image=image_a), _np(features=features_a)),
-        Case(f"image@{size_b_name}/B=2", "encoder", _np(image=images_b), _np(features=features_b)),
-    ]
+    encoder_a, (features_a,) = _case(model, f"image@{size_a_name}", contract.ENCODER, image_a)
+    encoder_b, (features_b,) = _case(model, f"image@{size_b_name}/B=2", contract.ENCODER, images_b)
+    video = stack_frames(GRAPH_MODULES[contract.ENCODER.name](model)(frames), num_frames=2)
+    cases = [encoder_a, encoder_b]
     cases += _object_cases(model, f"image@{size_a_name}/N=100", features_a, 100)
     cases += _object_cases(model, f"image@{size_b_name}/B=2/N=37", features_b, 37)
     points = [(0.3, 0.35), (0.62, 0.5), (0.45, 0.8), (0.005, 0.005)]
@@ -201,7 +184,7 @@ def _compare(case: Case, got: dict[str, np.ndarray], threshold: Threshold) -> li
         finite = bool(np.isfinite(out).all()) and out.shape == ref.shape
         max_abs = float(np.abs(out - ref).max()) if finite else float("inf")
         max_rel = max_abs / max(float(np.abs(ref).max()), 1e-12)
-        sign = float(((out > 0) == (ref > 0)).mean()) if name.startswith("mask_logits") and finite else None
+        sign = float(((out > 0) == (ref > 0)).mean()) if contract.is_mask_logits(name) and finite else None
         passed = finite and max_rel <= threshold.max_rel and (sign is None or sign >= threshold.sign_agreement)
         results.append(OutputParity(case.name, name, max_abs, max_rel, sign, passed))
     return results

@@ -8,7 +8,6 @@ the caller is told what was skipped. Only the tensors of the state dict are used
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..artifacts.files import sha256_of
 from ..errors import CheckpointError, ClassEmbeddingError
 
 _STATE_DICT_ENTRIES = ("state_dict", "model", "module")
@@ -44,15 +44,6 @@ def _standin(name: str) -> type:
     module, _, short = name.rpartition(".")
     # Named as the original so that the unpickler's messages name the original class.
     return type(short, (_Skipped,), {"qualified_name": name, "__module__": module, "__qualname__": short})
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _unreadable(what: str, path: Path, err: Exception) -> CheckpointError:

@@ -13,17 +13,30 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..artifacts import contract
 from .rapsam import RapSam
 
-# Parts by state-dict prefix; every parameter belongs to exactly one.
+# Parts by state-dict prefix; every parameter belongs to exactly one. The encoder graph is the
+# backbone and the neck; the other parts are the graphs of their names.
 PARTS: dict[str, tuple[str, ...]] = {
     "backbone": ("backbone.",),
     "neck": ("neck.",),
-    "prompt_encoder": ("panoptic_head.mask_tokens.", "panoptic_head.pb_embedding.", "panoptic_head.pos_linear."),
-    "decoder": ("panoptic_head.kernels.", "panoptic_head.mask_heads."),
-    "adapter_object": ("panoptic_head.panoptic_attn.", "panoptic_head.panoptic_cls."),
-    "adapter_prompt": ("panoptic_head.prompt_attn.", "panoptic_head.prompt_norm.", "panoptic_head.prompt_iou."),
+    contract.PROMPT_ENCODER.name: (
+        "panoptic_head.mask_tokens.",
+        "panoptic_head.pb_embedding.",
+        "panoptic_head.pos_linear.",
+    ),
+    contract.DECODER.name: ("panoptic_head.kernels.", "panoptic_head.mask_heads."),
+    contract.ADAPTER_OBJECT.name: ("panoptic_head.panoptic_attn.", "panoptic_head.panoptic_cls."),
+    contract.ADAPTER_PROMPT.name: (
+        "panoptic_head.prompt_attn.",
+        "panoptic_head.prompt_norm.",
+        "panoptic_head.prompt_iou.",
+    ),
 }
+
+# The decoder's second run, on the prompts after the image (FlopReport.prompt_extra).
+DECODER_PROMPTS = f"{contract.DECODER.name}_prompts"
 
 
 def parameter_counts(model: RapSam) -> dict[str, int]:
@@ -48,11 +61,11 @@ class FlopReport:
 
     @property
     def panoptic(self) -> int:
-        return sum(self.flops[p] for p in ("backbone", "neck", "decoder", "adapter_object"))
+        return sum(self.flops[p] for p in ("backbone", "neck", contract.DECODER.name, contract.ADAPTER_OBJECT.name))
 
     @property
     def prompt_extra(self) -> int:
-        return sum(self.flops[p] for p in ("prompt_encoder", "decoder_prompts", "adapter_prompt"))
+        return sum(self.flops[p] for p in (contract.PROMPT_ENCODER.name, DECODER_PROMPTS, contract.ADAPTER_PROMPT.name))
 
 
 def _count(fn, *args) -> tuple[int, object]:
@@ -72,16 +85,16 @@ def flop_counts(model: RapSam, image_size: tuple[int, int] = (1024, 1024), num_p
     flops["backbone"], feats = _count(model.backbone, x)
     flops["neck"], features = _count(model.neck, feats)
     queries = model.object_queries.unsqueeze(0)
-    flops["decoder"], (kernels, masks, _, _) = _count(
+    flops[contract.DECODER.name], (kernels, masks, _, _) = _count(
         model.forward_decoder, features, queries, model.object_attn_mask()
     )
-    flops["adapter_object"], _ = _count(model.forward_adapter_object, features, kernels, masks)
+    flops[contract.ADAPTER_OBJECT.name], _ = _count(model.forward_adapter_object, features, kernels, masks)
 
     boxes = torch.tensor([[[0.25, 0.25, 0.75, 0.75]]], device=device).expand(1, num_prompts, 4)
     kinds = torch.ones(1, num_prompts, dtype=torch.long, device=device)
-    flops["prompt_encoder"], prompt_queries = _count(model.forward_prompt_encoder, boxes, kinds)
-    flops["decoder_prompts"], (prompt_kernels, _, _, _) = _count(
+    flops[contract.PROMPT_ENCODER.name], prompt_queries = _count(model.forward_prompt_encoder, boxes, kinds)
+    flops[DECODER_PROMPTS], (prompt_kernels, _, _, _) = _count(
         model.forward_decoder, features, prompt_queries, model.prompt_attn_mask(num_prompts, device)
     )
-    flops["adapter_prompt"], _ = _count(model.forward_adapter_prompt, features, prompt_kernels)
+    flops[contract.ADAPTER_PROMPT.name], _ = _count(model.forward_adapter_prompt, features, prompt_kernels)
     return FlopReport(tuple(image_size), num_prompts, flops)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..artifacts import contract
 from .postprocess import Instances, PanopticConfig, PanopticResult, segment
 from .preprocess import COCO_SCALE, ImageMeta, ResizePolicy, preprocess
 from .runtime import Runtime
@@ -23,16 +24,23 @@ class PanopticPrediction:
     meta: ImageMeta
 
 
-def decode_objects(runtime: Runtime, features: torch.Tensor) -> dict[str, torch.Tensor]:
-    """features [B,C,Hq,Wf] -> the object adapter's outputs for the object queries
-    (``mask_logits_out`` [B,N,Hq,Wf], ``class_logits`` [B,N,K+1], ``kernels_out`` [B,N,C])."""
+@dataclass
+class Objects:
+    """The object adapter's outputs for the object queries: mask logits [B,N,Hq,Wf], class
+    logits [B,N,K+1] and the adapted kernels [B,N,C] (which video inference matches by)."""
+
+    mask_logits: torch.Tensor
+    class_logits: torch.Tensor
+    kernels: torch.Tensor
+
+
+def decode_objects(runtime: Runtime, features: torch.Tensor) -> Objects:
+    """features [B,C,Hq,Wf] -> the decoder and object adapter on the object queries."""
     backend = runtime.backend
     queries = runtime.object_queries.unsqueeze(0).expand(features.shape[0], -1, -1).contiguous()
     attn_mask = torch.zeros(queries.shape[1], queries.shape[1], dtype=torch.bool, device=backend.device)
-    decoded = backend.run("decoder", {"features": features, "queries": queries, "attn_mask": attn_mask})
-    return backend.run(
-        "adapter_object", {"features": features, "kernels": decoded["kernels"], "mask_logits": decoded["mask_logits"]}
-    )
+    kernels, mask_logits, _, _ = backend.call(contract.DECODER, features, queries, attn_mask)
+    return Objects(*backend.call(contract.ADAPTER_OBJECT, features, kernels, mask_logits))
 
 
 class PanopticPredictor:
@@ -62,17 +70,17 @@ class PanopticPredictor:
         batch, metas = preprocess(images, self.resize)
         return batch.to(self.runtime.backend.device), metas
 
-    def infer(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def infer(self, batch: torch.Tensor) -> Objects:
         """The graphs: encoder, decoder, object adapter."""
-        features = self.runtime.backend.run("encoder", {"image": batch})["features"]
+        (features,) = self.runtime.backend.call(contract.ENCODER, batch)
         return decode_objects(self.runtime, features)
 
-    def finish(self, outputs: dict[str, torch.Tensor], metas: list[ImageMeta]) -> list[PanopticPrediction]:
+    def finish(self, outputs: Objects, metas: list[ImageMeta]) -> list[PanopticPrediction]:
         """Post-processing of each image: panoptic merge and instances at the original size."""
         num_things = self.runtime.vocabulary.num_things
         results = []
         for i, meta in enumerate(metas):
-            classes, masks = outputs["class_logits"][i], outputs["mask_logits_out"][i]
+            classes, masks = outputs.class_logits[i], outputs.mask_logits[i]
             panoptic, instances = segment(classes, masks, meta, num_things, self.config, min_score=self.score_thr)
             results.append(PanopticPrediction(panoptic, instances, meta))
         return results

@@ -333,14 +333,6 @@ def instances(
     return segment(class_logits, mask_logits, meta, num_things, config, with_panoptic=False, min_score=min_score)[1]
 
 
-def mask_rle(mask: np.ndarray) -> dict:
-    """COCO run-length encoding of a [H,W] bool mask (pycocotools), JSON-ready."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
-
-
 def panoptic_png(id_map: np.ndarray) -> np.ndarray:
     """COCO-panoptic PNG colours: id = R + 256 G + 256^2 B -> [H,W,3] uint8 RGB."""
     ids = id_map.astype(np.uint32)

@@ -23,6 +23,14 @@ from .runtime import Runtime
 
 
 @dataclass
+class PromptMasks:
+    """The prompt adapter's outputs: mask logits [B,N,Hf,Wf] and predicted IoU [B,N,1]."""
+
+    mask_logits: torch.Tensor
+    iou: torch.Tensor
+
+
+@dataclass
 class PromptPrediction:
     """Masks at the original size, best predicted IoU first; ``prompts[i]`` is the index (in
     the order given: points, then boxes) of the prompt that made ``masks[i]``."""
@@ -83,7 +91,7 @@ class PromptPredictor:
 
     def encode(self, batch: torch.Tensor, meta: ImageMeta) -> None:
         """The encoder graph on a pre-processed image [1,3,Hp,Wp]."""
-        self._features = self.runtime.backend.run("encoder", {"image": batch})["features"]
+        (self._features,) = self.runtime.backend.call(contract.ENCODER, batch)
         self._meta = meta
 
     def predict(self, points=None, boxes=None) -> PromptPrediction:
@@ -97,19 +105,19 @@ class PromptPredictor:
         boxes = torch.from_numpy(prompt_boxes(points, boxes, self._meta)).float()[None]
         return boxes.to(self.runtime.backend.device)
 
-    def infer(self, normalised: torch.Tensor) -> dict[str, torch.Tensor]:
+    def infer(self, normalised: torch.Tensor) -> PromptMasks:
         """The graphs: prompt encoder, decoder (prompts see only themselves), prompt adapter."""
         backend = self.runtime.backend
         count = normalised.shape[1]
         kinds = torch.full((1, count), contract.PROMPT_KIND_DEFAULT, dtype=torch.int64, device=backend.device)
-        queries = backend.run("prompt_encoder", {"prompt_boxes": normalised, "prompt_kinds": kinds})["queries"]
+        (queries,) = backend.call(contract.PROMPT_ENCODER, normalised, kinds)
         attn_mask = ~torch.eye(count, dtype=torch.bool, device=backend.device)
-        decoded = backend.run("decoder", {"features": self._features, "queries": queries, "attn_mask": attn_mask})
-        return backend.run("adapter_prompt", {"features": self._features, "kernels": decoded["kernels"]})
+        kernels, _, _, _ = backend.call(contract.DECODER, self._features, queries, attn_mask)
+        return PromptMasks(*backend.call(contract.ADAPTER_PROMPT, self._features, kernels))
 
-    def finish(self, adapted: dict[str, torch.Tensor]) -> PromptPrediction:
+    def finish(self, adapted: PromptMasks) -> PromptPrediction:
         """Post-processing: masks at the original size, best predicted IoU first."""
-        iou = adapted["iou"][0, :, 0].float().cpu()
+        iou = adapted.iou[0, :, 0].float().cpu()
         order = iou.argsort(descending=True)
-        masks = upsample_masks(adapted["mask_logits"][0][order], self._meta) > 0
+        masks = upsample_masks(adapted.mask_logits[0][order], self._meta) > 0
         return PromptPrediction(masks.cpu().numpy(), iou[order].numpy(), order.numpy())

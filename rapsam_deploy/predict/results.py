@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..artifacts.files import write_atomic
 from .panoptic import PanopticPrediction
-from .postprocess import Instances, mask_rle
+from .postprocess import Instances
 from .prompt import PromptPrediction
+from .rle import mask_rle
 from .video import FramePrediction
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, value: dict) -> None:
-    write_atomic(path, (json.dumps(value, indent=1) + "\n").encode())
+    """Results JSON, written atomically (not flushed to disk: results are cheap to make again)."""
+    write_atomic(path, (json.dumps(value, indent=1) + "\n").encode(), durable=False)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
+    """An RGB uint8 [H,W,3] image as PNG, written atomically (not flushed to disk)."""
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise OSError(f"cannot encode {path}")
-    write_atomic(path, encoded.tobytes())
+    write_atomic(path, encoded.tobytes(), durable=False)
 
 
 def instances_json(found: Instances, names: tuple[str, ...], track_ids: np.ndarray | None = None) -> list[dict]:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from ..artifacts import contract
 from ..errors import RapSamError
 from ..model.video import stack_frames, unstack_masks
 from .panoptic import decode_objects
@@ -116,7 +117,7 @@ class VideoPredictor:
         """The encoder graph on every frame, a few at a time: [T,3,Hp,Wp] -> [T,C,Hf,Wf]."""
         backend = self.runtime.backend
         parts = [
-            backend.run("encoder", {"image": batch[i : i + ENCODER_BATCH].to(backend.device)})["features"]
+            backend.call(contract.ENCODER, batch[i : i + ENCODER_BATCH].to(backend.device))[0]
             for i in range(0, len(batch), ENCODER_BATCH)
         ]
         return torch.cat(parts)
@@ -143,8 +144,8 @@ class VideoPredictor:
             frames = end - start
             stacked = stack_frames(features[start:end], frames)  # [1,C,T*Hf,Wf]
             out = decode_objects(self.runtime, stacked)
-            classes, kernels = out["class_logits"][0], out["kernels_out"][0]
-            masks = unstack_masks(out["mask_logits_out"], frames)[0]  # [N,T,Hf,Wf]
+            classes, kernels = out.class_logits[0], out.kernels[0]
+            masks = unstack_masks(out.mask_logits, frames)[0]  # [N,T,Hf,Wf]
             if previous is not None:
                 order = torch.as_tensor(match_queries(previous, kernels), device=classes.device)
                 classes, kernels, masks = classes[order], kernels[order], masks[order]

@@ -1,14 +1,15 @@
-"""The graphs of the contract as ``nn.Module`` s whose forwards take and return exactly the
-contract's tensors (fp32 at the boundary), plus example inputs and dynamic axes for tracing."""
+"""The model as the contract's graphs: one ``nn.Module`` per graph whose forward takes and returns
+exactly the graph's tensors, in the contract's order, fp32 at the boundary whatever the
+precision inside. The one map from a graph to the model's entry point: the exporter traces these
+modules, and the torch backend runs them."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from ..artifacts import contract
 from ..artifacts.contract import GraphSpec
-from ..model import RapSam
+from .rapsam import RapSam
 
 
 class ContractGraph(nn.Module):
@@ -73,34 +74,3 @@ GRAPH_MODULES: dict[str, type[ContractGraph]] = {
 }
 # Graphs that contain the fused mask-pooling + dynamic-conv block (and so have a plugin form).
 FUSED_GRAPHS = (contract.DECODER.name, contract.ADAPTER_OBJECT.name)
-
-
-def example_inputs(spec: GraphSpec, image_size: tuple[int, int], num_queries: int = 100) -> tuple[Tensor, ...]:
-    """Tracing inputs for ``spec`` at ``image_size`` (H, W) with batch 1 and ``num_queries``
-    queries. Values do not matter for tracing; shapes do."""
-    height, width = image_size
-    sizes = {
-        "B": 1,
-        "H": height,
-        "W": width,
-        "Hf": height // contract.FEATURE_STRIDE,
-        "Hq": height // contract.FEATURE_STRIDE,
-        "Wf": width // contract.FEATURE_STRIDE,
-        "N": num_queries,
-    }
-    tensors = []
-    generator = torch.Generator().manual_seed(0)
-    for tensor in spec.inputs:
-        shape = [sizes[d] if isinstance(d, str) else d for d in tensor.shape]
-        if tensor.dtype == "bool":
-            tensors.append(torch.zeros(shape, dtype=torch.bool))
-        elif tensor.dtype == "int64":
-            tensors.append(torch.ones(shape, dtype=torch.int64))
-        else:
-            tensors.append(torch.rand(shape, generator=generator))
-    return tuple(tensors)
-
-
-def dynamic_shapes(spec: GraphSpec) -> dict[str, dict[int, str]]:
-    """Every symbolic dimension of every input, by name (shared names are equal dims)."""
-    return {t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)} for t in spec.inputs}

@@ -1,0 +1,101 @@
+"""``manifest.json``: what an export directory holds (every graph file with its form, hash,
+tensors and measured parity; the model, image normalisation, prompts, classes, engine
+profiles and tool versions), its schema and the one place that reads and writes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import RapSamError
+from .files import write_atomic
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "rapsam-deploy/manifest"
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class Artifact:
+    """One ONNX file: which graph, in which variant and precision, and what is known of it."""
+
+    graph: str
+    file: str
+    variant: str
+    precision: str
+    sha256: str
+    bytes: int
+    opset: int
+    inputs: list[dict]
+    outputs: list[dict]
+    simplifier: str = "none"
+    custom_ops: list[str] = field(default_factory=list)
+    tensorrt_unsupported: list[str] = field(default_factory=list)
+    parity: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    """Everything a runtime needs to know about an export directory (DESIGN.md)."""
+
+    model: dict
+    image: dict
+    prompts: dict
+    vocabulary: dict
+    profiles: dict
+    object_queries: dict
+    artifacts: list[Artifact]
+    validation: dict
+    tools: dict
+    created: str
+    format: str = MANIFEST_FORMAT
+    version: int = MANIFEST_VERSION
+
+    def artifact(self, graph: str, variant: str = "standard", precision: str = "fp32") -> Artifact:
+        """The artefact of ``graph`` in ``variant``/``precision``; a clear error if absent."""
+        for item in self.artifacts:
+            if (item.graph, item.variant, item.precision) == (graph, variant, precision):
+                return item
+        have = sorted({(a.variant, a.precision) for a in self.artifacts if a.graph == graph})
+        raise RapSamError(
+            f"the export has no {variant}/{precision} {graph} graph (it has: {have})",
+            f"re-export with --variant {variant} --precision {precision}",
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def write_manifest(manifest: Manifest, directory: Path) -> Path:
+    """Write ``manifest.json`` into ``directory`` (atomically)."""
+    path = Path(directory) / MANIFEST_FILE
+    write_atomic(path, (json.dumps(manifest.to_json(), indent=2) + "\n").encode())
+    return path
+
+
+def parse_manifest(data: bytes, source: str | Path) -> Manifest:
+    """A :class:`Manifest` from the bytes of a ``manifest.json`` (``source`` names it in errors)."""
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RapSamError(f"{source} is not valid JSON ({err})", "re-export the directory") from err
+    if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT or raw.get("version") != MANIFEST_VERSION:
+        raise RapSamError(
+            f"{source} is not a rapsam-deploy manifest of version {MANIFEST_VERSION}",
+            "re-export with this version of rapsam-deploy",
+        )
+    try:
+        raw["artifacts"] = [Artifact(**a) for a in raw["artifacts"]]
+        return Manifest(**raw)
+    except (TypeError, KeyError) as err:
+        raise RapSamError(f"{source} is missing or has unknown fields ({err})", "re-export the directory") from err
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    """Read and check ``manifest.json`` of an export directory."""
+    path = Path(directory) / MANIFEST_FILE
+    if not path.is_file():
+        raise RapSamError(f"{directory} has no {MANIFEST_FILE}", "export first: rapsam-export --output DIR")
+    return parse_manifest(path.read_bytes(), path)
