@@ -285,3 +285,28 @@ def test_onnxruntime_profile_records_every_node(exported_r18, tmp_path):
     assert any(e.get("cat") == "Node" and e["args"].get("op_name") == "Conv" for e in events)
     with pytest.raises(RapSamError, match="profile_dir"):
         OnnxRuntimeBackend(export).end_profiling()
+
+
+def test_torch_fp16_follows_the_exported_graphs_policy(r18):
+    """The torch backend's fp16 keeps the pooled sums in fp32, as the exported fp16 graphs do:
+    at 512x512 (16,384 pixels per mask) autocast's fp16 sums overflow into NaN masks, which a
+    lent H200 showed (benchmarks/results/gpu-check-nvidia-h200)."""
+    from conftest import photo
+
+    from rapsam_deploy.artifacts import contract
+    from rapsam_deploy.backends.torch_backend import TorchBackend
+    from rapsam_deploy.parity import mask_agreement
+
+    image = photo(512, 512)
+    fp32, fp16 = TorchBackend(r18, precision="fp32"), TorchBackend(r18, precision="fp16")
+    (features,) = fp32.call(contract.ENCODER, image)
+    queries = r18.object_queries[None]
+    attn_mask = r18.object_attn_mask()
+    _, masks32, _, _ = fp32.call(contract.DECODER, features, queries, attn_mask)
+    _, masks16, _, _ = fp16.call(contract.DECODER, features, queries, attn_mask)
+    assert masks16.dtype == torch.float32 and torch.isfinite(masks16).all()
+    agreement = mask_agreement(masks16, masks32)
+    assert agreement.sign >= 0.99 and agreement.iou_mean >= 0.98, agreement
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):  # what the backend did before
+        overflowed = r18.forward_decoder(features, queries, attn_mask)[1]
+    assert not torch.isfinite(overflowed).all()

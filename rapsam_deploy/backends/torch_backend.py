@@ -1,18 +1,22 @@
-"""The PyTorch backend: the reference model itself, on CPU or CUDA, fp32 or fp16 (autocast on CUDA)."""
+"""The PyTorch backend: the reference model itself, on CPU or CUDA, in fp32 or in fp16 under the
+exported fp16 graphs' policy (``model.precision``: the fused pooling blocks, deformable
+convolutions, LayerNorms and classifier stay fp32). Not autocast: it runs the unnormalised
+pooled sums in fp16, where they overflow (NaN masks from 512x512 up)."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..artifacts import contract
 from ..artifacts.contract import GraphSpec
 from ..artifacts.export_dir import ExportDir
 from ..errors import RapSamError
 from ..model import RapSam, build_model
 from ..model.graphs import GRAPH_MODULES
+from ..model.precision import half_precision
 from .base import Backend, BackendInfo
 
 
@@ -39,11 +43,9 @@ class TorchBackend(Backend):
     """Graphs as the reference model's graph modules (``model.graphs``)."""
 
     def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> None:
-        if precision not in ("fp32", "fp16"):
-            raise RapSamError(f"unknown precision {precision!r}", "use fp32 or fp16")
-        if precision == "fp16" and not str(device).startswith("cuda"):
-            raise RapSamError("the torch backend runs fp16 on CUDA only (autocast)", "use --precision fp32 on CPU")
-        self.model = model.to(device).eval()
+        if precision not in contract.PRECISIONS:
+            raise RapSamError(f"unknown precision {precision!r}", f"use one of {', '.join(contract.PRECISIONS)}")
+        self.model = (half_precision(model) if precision == "fp16" else model).to(device).eval()
         self.precision = precision
         name = "torch-compile" if compile else "torch"
         self.info = BackendInfo(name, str(torch.device(device)), precision, "standard")
@@ -58,15 +60,9 @@ class TorchBackend(Backend):
     ) -> TorchBackend:
         return cls(model_from_export(export), device, precision, compile)
 
-    def _autocast(self):
-        if self.precision == "fp16":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
-
     @torch.no_grad()
     def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        with self._autocast():
-            outputs = self._graphs[spec.name](*inputs.values())
+        outputs = self._graphs[spec.name](*inputs.values())
         if isinstance(outputs, torch.Tensor):
             outputs = (outputs,)
         return {name: out.float() for name, out in zip(spec.output_names, outputs, strict=True)}
