@@ -30,6 +30,36 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The CPU features that decide which kernels run (what /proc/cpuinfo calls them, and our name).
+_ISA_FLAGS = {
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "avx512_vnni": "AVX512-VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "avx512_bf16": "AVX512-BF16",
+    "avx512_fp16": "AVX512-FP16",
+    "amx_bf16": "AMX-BF16",
+    "amx_int8": "AMX-INT8",
+}
+
+
+def cpu_isa() -> list[str]:
+    """The vector and matrix extensions of this CPU that matter for speed, e.g. ["AVX2",
+    "AVX-512", "AVX512-BF16", "AMX-BF16"] (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [name for flag, name in _ISA_FLAGS.items() if flag in flags]
+
+
+def cpu_label(machine_info: dict) -> str:
+    """'Intel(R) Xeon(R) Processor (AVX2, AVX-512, AMX-BF16)': the CPU of a machine record."""
+    isa = machine_info.get("cpu_isa")
+    return f"{machine_info['cpu']} ({', '.join(isa)})" if isa else machine_info["cpu"]
+
+
 def git_commit() -> str | None:
     try:
         root = Path(__file__).resolve().parents[1]
@@ -72,9 +102,10 @@ def versions() -> dict[str, str]:
 
 
 def machine(threads: int) -> dict:
-    """CPU model, cores, threads used, GPU, library versions and git commit."""
+    """CPU model and extensions, cores, threads used, GPU, library versions and git commit."""
     return {
         "cpu": cpu_model(),
+        "cpu_isa": cpu_isa(),
         "cores": os.cpu_count(),
         "threads": threads,
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),

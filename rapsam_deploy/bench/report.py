@@ -14,6 +14,7 @@ from pathlib import Path
 from ..artifacts import contract
 from ..artifacts.files import write_atomic
 from ..errors import RapSamError
+from ..machine import cpu_label
 
 TARGETS = {"onnxruntime_vs_torch": 1.5, "fraction_of_peak": 0.4}
 # The paper's Table 3 (RAP-SAM on COCO; FPS on one A100; FLOPs "with 1333x800 inputs"; precision,
@@ -80,7 +81,7 @@ def _outside_figures(report: dict, backbone: str) -> list[str]:
         setting = "" if report["config"]["image_size"] == [1024, 1024] else " (at another input size than this run)"
         lines += [
             f"- The official research code, {official[0]:.2f} s and {official[1]:.2f} s{setting}: a "
-            f"{OFFICIAL_CODE_NOTE}. This run's model graphs, the same work: {ours} on {report['machine']['cpu']}.",
+            f"{OFFICIAL_CODE_NOTE}. This run's model graphs, the same work: {ours} on {cpu_label(report['machine'])}.",
         ]
     if not lines:
         return []
@@ -103,13 +104,46 @@ def _peaks_text(peaks: dict) -> str:
     )
 
 
+def headline(report: dict, source: str) -> str:
+    """The README's benchmark table: every row of ``report`` (mean latency, FPS, time in the
+    graphs and in post-processing, fraction of peak, parity) and the targets this run decides,
+    naming the machine and the report file ``source`` it comes from."""
+    machine = report["machine"]
+    size = "x".join(map(str, report["config"]["image_size"]))
+    lines = [
+        f"Measured by `rapsam-bench` ({', '.join(report['models'])}, {size}, batch {report['config']['batch']}) on "
+        f"{cpu_label(machine)}, {machine['cores']} cores, {machine['threads']} threads, GPU: "
+        f"{machine['gpu']['name'] if machine['gpu'] else 'none'}; {report['created'][:10]}; weights: "
+        f"{'; '.join(m['label'] for m in report['models'].values())}. Full report: `{source}`.",
+        "",
+        "| model | task | backend | precision | mean ms | FPS | graphs / post ms | % of peak | parity vs torch fp32 |",
+        "| --- | --- | --- | --- | ---: | ---: | --- | ---: | --- |",
+    ]
+    for r in report["results"]:
+        if r["status"] != "ok":
+            continue
+        post = r["stages_ms"].get("post", 0.0)
+        lines.append(
+            f"| {r['backbone']} | {r['task']} | {r['backend']} | {r['precision']} | {r['latency']['mean_ms']:.0f} | "
+            f"{r['fps']:.2f} | {_graph_ms(r):.0f} / {post:.0f} | {r['fraction_of_peak']:.0%} | "
+            f"{_parity_text(r['parity'])} |"
+        )
+    not_run = sorted({f"{r['backend']} ({r['reason']})" for r in report["results"] if r["status"] != "ok"})
+    if not_run:
+        lines += ["", "Not run here: " + "; ".join(not_run) + "."]
+    for t in report.get("targets", targets(report)):
+        verdict = "met" if t["met"] else "**missed**"
+        lines += ["", f"Target, {t['backbone']}: {t['target']}: {t['measured']} (want {t['want']}): {verdict}."]
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     machine = report["machine"]
     gpu = machine["gpu"]["name"] if machine["gpu"] else "none"
     lines = [
         "# rapsam-bench report",
         "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores ({machine['threads']} threads used), GPU: {gpu}; "
+        f"Machine: {cpu_label(machine)}, {machine['cores']} cores ({machine['threads']} threads used), GPU: {gpu}; "
         f"torch {machine['versions'].get('torch')}, onnxruntime {machine['versions'].get('onnxruntime', '-')}; "
         f"commit {machine['git_commit'] or 'unknown'}; {report['created']}.",
         f"Input: {report['config']['image_size'][0]}x{report['config']['image_size'][1]} (H x W), batch "
