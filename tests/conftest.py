@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,13 @@ import torch.nn.functional as F
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
+
+
+def skip_unless_required(variable: str, reason: str) -> None:
+    """Skip for `reason`, or fail where CI set `variable`=1 to say the missing piece was installed."""
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{variable}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def official_keys(backbone: str) -> dict[str, tuple[tuple[int, ...], str]]:

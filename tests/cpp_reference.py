@@ -140,90 +140,135 @@ def write_manifest(directory: Path) -> dict:
 # ---- engine files --------------------------------------------------------------------------
 
 
+SIDECAR = engine_file.EngineSidecar(
+    tensorrt="10.13.0",
+    gpu_name="NVIDIA H100",
+    compute_capability="sm_90",
+    precision="fp16",
+    variant="plugin",
+    graph="decoder",
+    onnx_file="decoder.plugin.fp16.onnx",
+    onnx_sha256="ab" * 32,
+    plugin_sha256="cd" * 32,
+    profile={"queries": {"min": [1, 1, 256], "opt": [1, 100, 256], "max": [2, 256, 256]}},
+    rapsam_deploy="0.1.0",
+    created="2026-01-01T00:00:00+00:00",
+)
+
+
+EXPECT = engine_file.EngineExpectation(
+    tensorrt="10.13.0",
+    gpu_name="NVIDIA H100",
+    compute_capability="sm_90",
+    precision="fp16",
+    variant="plugin",
+    graph="decoder",
+    onnx_sha256="ab" * 32,
+    plugin_sha256="cd" * 32,
+    export_dir="exports/r18",
+)
+
+
+def _read(path: Path, expect: engine_file.EngineExpectation) -> dict:
+    """What Python makes of the plan at ``path``: its error, or its size, its warning (a plan
+    without a sidecar) and the error if TensorRT refused it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sidecar, plan = engine_file.read_engine(path, expect)
+        except RapSamError as err:
+            return {"error": str(err), "warning": None, "plan_bytes": None, "refused": None}
+    unchecked = [str(w.message) for w in caught if issubclass(w.category, engine_file.UncheckedEngineWarning)]
+    return {
+        "error": None,
+        "warning": unchecked[0] if unchecked else None,
+        "plan_bytes": plan.nbytes,
+        "refused": str(engine_file.refused_by_tensorrt(path, expect, sidecar, "TensorRT: refused")),
+    }
+
+
 def engine_cases(w: Writer) -> list[dict]:
-    header = engine_file.EngineHeader(
-        tensorrt="10.13.0",
-        gpu_name="NVIDIA H100",
-        compute_capability="sm_90",
-        precision="fp16",
-        variant="plugin",
-        graph="decoder",
-        onnx_file="decoder.plugin.fp16.onnx",
-        onnx_sha256="ab" * 32,
-        plugin_sha256="cd" * 32,
-        profile={"queries": {"min": [1, 1, 256], "opt": [1, 100, 256], "max": [2, 256, 256]}},
-        rapsam_deploy="0.1.0",
-        created="2026-01-01T00:00:00+00:00",
-    )
-    expect = engine_file.EngineExpectation(
-        tensorrt="10.13.0",
-        gpu_name="NVIDIA H100",
-        compute_capability="sm_90",
-        precision="fp16",
-        variant="plugin",
-        graph="decoder",
-        onnx_sha256="ab" * 32,
-        plugin_sha256="cd" * 32,
-        export_dir="exports/r18",
-    )
+    """Plans with and without sidecars, damaged ones, old-format files, and mismatches."""
     rng = np.random.default_rng(0)
     cases = []
 
-    def case(name: str, data: bytes | None, expectation: engine_file.EngineExpectation = expect) -> None:
-        path = w.root / "engines" / f"{name}.engine"
-        if data is not None:
-            w.file(f"engines/{name}.engine", data)
-        try:
-            _, engine = engine_file.read_engine(path, expectation)
-            error, size = None, engine.nbytes
-        except RapSamError as err:
-            error, size = str(err), None
-        cases.append(
-            {
-                "name": name,
-                "file": f"engines/{name}.engine",
-                "expect": asdict(expectation),
-                "error": error,
-                "engine_bytes": size,
-            }
-        )
+    def case(
+        name: str,
+        plan: bytes | None,
+        sidecar: bytes | None = None,
+        expect: engine_file.EngineExpectation = EXPECT,
+        old: bytes | None = None,
+    ) -> None:
+        """``engines/NAME.plan`` (if ``plan``), its sidecar (if ``sidecar``) and an old-format
+        ``engines/NAME.engine`` (if ``old``)."""
+        for suffix, data in ((".plan", plan), (".plan.json", sidecar), (".engine", old)):
+            if data is not None:
+                w.file(f"engines/{name}{suffix}", data)
+        path = w.root / "engines" / f"{name}.plan"
+        cases.append({"name": name, "file": f"engines/{name}.plan", "expect": asdict(expect)} | _read(path, expect))
 
-    def written(engine: bytes, head: engine_file.EngineHeader = header) -> bytes:
-        path = w.root / "engines" / ".scratch.engine"
-        engine_file.write_engine(path, head, engine)
-        data = path.read_bytes()
+    def written(plan: bytes) -> tuple[bytes, bytes]:
+        """The plan and its sidecar as write_engine writes them."""
+        path = w.root / "engines" / ".scratch.plan"
+        engine_file.write_engine(path, SIDECAR, plan)
+        data = path.read_bytes(), engine_file.sidecar_path(path).read_bytes()
         path.unlink()
+        engine_file.sidecar_path(path).unlink()
         return data
 
-    # Good files, with engine sizes around SHA-256's 64-byte blocks and its 56-byte padding limit.
+    # Good plans, with sizes around SHA-256's 64-byte blocks and its 56-byte padding limit.
     for size in (0, 1, 55, 56, 63, 64, 65, 1000, 100_003):
-        case(f"good_{size}", written(rng.integers(0, 256, size, dtype=np.uint8).tobytes()))
-    good = written(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    case("truncated", good[:-10])
-    corrupt = bytearray(good)
+        case(f"good_{size}", *written(rng.integers(0, 256, size, dtype=np.uint8).tobytes()))
+    plan, sidecar = written(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    case("truncated", plan[:-10], sidecar)
+    case("longer", plan + b"\0", sidecar)
+    corrupt = bytearray(plan)
     corrupt[-1] ^= 0xFF
-    case("corrupt", bytes(corrupt))
-    case("bare_plan", b"ftrt" + bytes(100))
-    case("inside_header", engine_file.MAGIC + b"\x01")
-    case("header_too_long", engine_file.MAGIC + struct.pack("<I", 500) + b"{}")
-    blob = b'{"format": "rapsam-deploy/engine", "version":'
-    case("bad_json", engine_file.MAGIC + struct.pack("<I", len(blob)) + blob)
-
-    def with_header(raw: dict) -> bytes:
-        blob = json.dumps(raw, sort_keys=True).encode()
-        return engine_file.MAGIC + struct.pack("<I", len(blob)) + blob
-
-    fields = json.loads(good[len(engine_file.MAGIC) + 4 : len(good) - 5000])
-    case("not_an_engine_header", with_header({**fields, "format": "something/else"}))
-    case("version_2", with_header({**fields, "version": 2}))
-    case("missing_and_unknown_fields", with_header({k: v for k, v in fields.items() if k != "created"} | {"extra": 1}))
+    case("corrupt", bytes(corrupt), sidecar)
+    case("plan_without_sidecar", b"ftrt" + bytes(100))
+    case("short_plan_without_sidecar", engine_file.OLD_MAGIC[:5])
+    old = engine_file.OLD_MAGIC + struct.pack("<I", len(sidecar)) + sidecar + plan
+    case("old_format", old)
+    case("old_format_only", None, old=old)
     case("missing_file", None)
-    case("other_tensorrt", good, replace(expect, tensorrt="10.14.1"))
-    case("other_gpu", good, replace(expect, compute_capability="sm_89", gpu_name="NVIDIA L4"))
-    case("other_graph", good, replace(expect, graph="encoder", precision="fp32"))
-    case("other_onnx", good, replace(expect, onnx_sha256="ef" * 32))
-    case("other_plugin", good, replace(expect, plugin_sha256=None))
-    case("everything_else", good, replace(expect, tensorrt="11.1.0", compute_capability="sm_80", onnx_sha256="0" * 64))
+
+    fields = json.loads(sidecar)
+    case("sidecar_corrupt", plan, sidecar[: len(sidecar) // 2])
+    case("sidecar_not_an_object", plan, b"[1, 2]")
+    case("sidecar_other_format", plan, json.dumps(fields | {"format": "something/else"}).encode())
+    case("sidecar_version_2", plan, json.dumps(fields | {"version": 2}).encode())
+    case("sidecar_without_version", plan, json.dumps({k: v for k, v in fields.items() if k != "version"}).encode())
+    other_fields = {k: v for k, v in fields.items() if k != "created"} | {"extra": 1}
+    case("sidecar_missing_and_unknown_fields", plan, json.dumps(other_fields).encode())
+
+    case("other_tensorrt", plan, sidecar, replace(EXPECT, tensorrt="10.14.1"))
+    case("other_gpu", plan, sidecar, replace(EXPECT, compute_capability="sm_89", gpu_name="NVIDIA L4"))
+    case("other_graph", plan, sidecar, replace(EXPECT, graph="encoder", precision="fp32"))
+    case("other_onnx", plan, sidecar, replace(EXPECT, onnx_sha256="ef" * 32))
+    case("other_plugin", plan, sidecar, replace(EXPECT, plugin_sha256=None))
+    everything = replace(EXPECT, tensorrt="11.1.0", compute_capability="sm_80", onnx_sha256="0" * 64)
+    case("everything_else", plan, sidecar, everything)
+    return cases
+
+
+def engine_dir_cases(w: Writer) -> list[dict]:
+    """Engine folders with every plan, with some missing, and with old-format engines instead."""
+    graphs = ["encoder", "decoder", "adapter_object"]
+    expects = [replace(EXPECT, graph=graph) for graph in graphs]
+    cases = []
+    for name, files in (
+        ("complete", [f"{g}.plan" for g in graphs]),
+        ("some_missing", ["decoder.plan"]),
+        ("old_format", ["encoder.engine", "decoder.engine", "adapter_object.plan"]),
+    ):
+        for file in files:
+            w.file(f"engine_dirs/{name}/{file}", b"ftrt")
+        try:
+            engine_file.check_engine_dir(w.root / "engine_dirs" / name, expects)
+            error = None
+        except RapSamError as err:
+            error = str(err)
+        cases.append({"dir": f"engine_dirs/{name}", "expects": [asdict(e) for e in expects], "error": error})
     return cases
 
 
@@ -584,6 +629,7 @@ def write_reference(root: Path) -> Path:
     index = {
         "manifest": write_manifest(root / "export"),
         "engine_files": engine_cases(w),
+        "engine_dirs": engine_dir_cases(w),
         "preprocess": preprocess_cases(w),
         "upsample": upsample_cases(w),
         "panoptic": panoptic_cases(w),

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import skip_unless_required
 from cpp_reference import write_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +43,7 @@ def _missing() -> str | None:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reason = _missing()
     if reason:
-        if os.environ.get("RAPSAM_REQUIRE_PLUGINS") == "1":
-            pytest.fail(f"RAPSAM_REQUIRE_PLUGINS=1 but {reason}")
-        pytest.skip(reason)
+        skip_unless_required("RAPSAM_REQUIRE_PLUGINS", reason)
     return write_reference(tmp_path_factory.mktemp("cpp_reference")).parent
 
 

@@ -8,11 +8,11 @@ is missing, and fail instead when RAPSAM_REQUIRE_PLUGINS=1 (CI builds it first).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest
 import torch
+from conftest import skip_unless_required
 from torch import Tensor
 
 from rapsam_deploy.artifacts.contract import FUSED_OP_WEIGHTS
@@ -72,9 +72,7 @@ def native_library() -> None:
     try:
         ops_library_path()
     except PluginLibraryError as error:
-        if os.environ.get("RAPSAM_REQUIRE_PLUGINS") == "1":
-            pytest.fail(f"RAPSAM_REQUIRE_PLUGINS=1 but {error}")
-        pytest.skip(f"librapsam_ops is not built: {error}")
+        skip_unless_required("RAPSAM_REQUIRE_PLUGINS", f"librapsam_ops is not built: {error}")
 
 
 def make_updator(channels: int, seed: int) -> KernelUpdator:

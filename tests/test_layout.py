@@ -22,14 +22,15 @@ STAGES = (
     {"backends"},
     {"predict", "export"},
     {"eval"},
-    {"bench"},
+    {"bench", "serve"},
     {"cli"},
 )
 # String constants equal to a contract name that mean something else: words of messages and
 # files for people, option names, and a struct field of the C ABI.
 NOT_TENSOR_NAMES = {
     ("predict/results.py", "iou"),  # results JSON: a mask's predicted IoU
-    ("cli/infer.py", "image"),  # results JSON: the input image's path
+    ("predict/results.py", "image"),  # results JSON: the input image's path
+    ("cli/infer.py", "image"),  # the progress bar's unit
     ("eval/report.py", "image"),  # report: "image" or "video" samples
     ("eval/runner.py", "image"),  # the progress bar's unit
     ("eval/coco_panoptic.py", "image"),  # what a missing file is, in its error

@@ -1,4 +1,4 @@
-"""TensorRT engines: the engine file's header and its checks, the graph the ONNX parser gets, the
+"""TensorRT engines: plans, their sidecars and the checks, the graph the ONNX parser gets, the
 optimisation profiles, the errors on a machine without TensorRT, and (``pytest -m gpu``, with
 TensorRT and a CUDA GPU) engines built and run against ONNX Runtime.
 
@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import skip_unless_required
 
 from rapsam_deploy.artifacts import contract
 from rapsam_deploy.artifacts.export_dir import ExportDir
@@ -40,19 +40,24 @@ from rapsam_deploy.engines.build import (
     progress_monitor,
 )
 from rapsam_deploy.engines.engine_file import (
-    MAGIC,
+    FORMAT,
+    FORMAT_VERSION,
+    OLD_MAGIC,
     EngineExpectation,
     EngineFileError,
-    EngineHeader,
+    EngineSidecar,
+    UncheckedEngineWarning,
     check_engine,
+    check_engine_dir,
     read_engine,
-    read_header,
+    read_sidecar,
+    sidecar_path,
     write_engine,
 )
 from rapsam_deploy.errors import RapSamError
 from rapsam_deploy.parity import mask_agreement, scaled_error
 
-ENGINE = bytes(range(256)) * 40  # stands in for a serialized engine: the header never looks inside
+ENGINE = bytes(range(256)) * 40  # stands in for a serialized plan: the sidecar's checks never look inside
 DEFAULT_PROFILES = {
     "B": {"min": 1, "opt": 1, "max": 2},
     "H": {"min": 256, "opt": 1024, "max": 1344},
@@ -62,7 +67,7 @@ DEFAULT_PROFILES = {
 }
 
 
-def _header(**changes) -> EngineHeader:
+def _sidecar(**changes) -> EngineSidecar:
     fields = {
         "tensorrt": "10.13.0.35",
         "gpu_name": "NVIDIA A100-SXM4-80GB",
@@ -77,11 +82,11 @@ def _header(**changes) -> EngineHeader:
         "rapsam_deploy": "0.1.0",
         "created": "2026-01-01T00:00:00+00:00",
     }
-    return EngineHeader(**(fields | changes))
+    return EngineSidecar(**(fields | changes))
 
 
 def _expect(**changes) -> EngineExpectation:
-    h = _header()
+    h = _sidecar()
     fields = {
         "tensorrt": h.tensorrt,
         "gpu_name": h.gpu_name,
@@ -98,25 +103,36 @@ def _expect(**changes) -> EngineExpectation:
 
 @pytest.fixture
 def engine_file(tmp_path) -> Path:
-    path = tmp_path / "engines" / "fp16-plugin" / "decoder.engine"
-    write_engine(path, _header(), ENGINE)
+    """A plan and its sidecar as rapsam-build writes them; the plan's path."""
+    path = tmp_path / "engines" / "fp16-plugin" / "decoder.plan"
+    write_engine(path, _sidecar(), ENGINE)
     return path
 
 
-# ---- engine file -------------------------------------------------------------------------
+def _old_format(plan: bytes = ENGINE) -> bytes:
+    """An engine file in rapsam-deploy's old format: magic, header length, JSON header, plan."""
+    header = json.dumps(dataclasses.asdict(_sidecar())).encode()
+    return OLD_MAGIC + len(header).to_bytes(4, "little") + header + plan
 
 
-def test_header_round_trip(engine_file):
-    header, engine = read_engine(engine_file, _expect())
-    assert bytes(engine) == ENGINE
-    assert header == dataclasses.replace(_header(), engine_bytes=len(ENGINE), engine_sha256=header.engine_sha256)
-    assert len(header.engine_sha256) == 64
-    assert read_header(engine_file) == header == check_engine(engine_file, _expect())
-    assert engine_file.read_bytes().startswith(MAGIC)
-    # Written atomically: no temporary file is left beside it, and a rewrite replaces it whole.
-    write_engine(engine_file, _header(tensorrt="11.1.0.106"), ENGINE[:100])
-    assert read_header(engine_file).engine_bytes == 100
-    assert [p.name for p in engine_file.parent.iterdir()] == ["decoder.engine"]
+# ---- engine files: plan and sidecar -----------------------------------------------------
+
+
+def test_plan_is_plain_and_its_sidecar_beside_it(engine_file):
+    """The plan is exactly the serialized engine (what trtexec and Triton load); the sidecar is
+    JSON with the format, its version, and the plan's size and sha256."""
+    sidecar, plan = read_engine(engine_file, _expect())
+    assert engine_file.read_bytes() == bytes(plan) == ENGINE
+    assert sidecar == dataclasses.replace(_sidecar(), plan_bytes=len(ENGINE), plan_sha256=sidecar.plan_sha256)
+    assert len(sidecar.plan_sha256) == 64
+    raw = json.loads(sidecar_path(engine_file).read_text())
+    assert sidecar_path(engine_file).name == "decoder.plan.json"
+    assert (raw["format"], raw["version"], raw["plan_bytes"]) == (FORMAT, FORMAT_VERSION, len(ENGINE))
+    assert read_sidecar(engine_file) == sidecar == check_engine(engine_file, _expect())
+    # Written atomically: no temporary file is left beside them, and a rewrite replaces both whole.
+    write_engine(engine_file, _sidecar(tensorrt="11.1.0.106"), ENGINE[:100])
+    assert read_sidecar(engine_file).plan_bytes == 100 and engine_file.read_bytes() == ENGINE[:100]
+    assert sorted(p.name for p in engine_file.parent.iterdir()) == ["decoder.plan", "decoder.plan.json"]
 
 
 REBUILD = "rapsam-build exports/r50 --precision fp16 --variant plugin --graphs decoder --force"
@@ -153,58 +169,151 @@ def test_every_mismatch_is_named_at_once(engine_file):
 
 
 def test_standard_engines_record_no_plugin(tmp_path):
-    path = tmp_path / "encoder.engine"
-    write_engine(path, _header(variant="standard", graph="encoder", plugin_sha256=None), ENGINE)
-    header, _ = read_engine(path, _expect(variant="standard", graph="encoder", plugin_sha256=None))
-    assert header.plugin_sha256 is None
+    path = tmp_path / "encoder.plan"
+    write_engine(path, _sidecar(variant="standard", graph="encoder", plugin_sha256=None), ENGINE)
+    sidecar, _ = read_engine(path, _expect(variant="standard", graph="encoder", plugin_sha256=None))
+    assert sidecar.plugin_sha256 is None
 
 
-def _damage(path: Path, how: str) -> None:
-    data = bytearray(path.read_bytes())
-    if how == "truncated engine":
-        data = data[:-10]
-    elif how == "truncated header":
-        data = data[: len(MAGIC) + 10]
-    elif how == "flipped engine byte":
-        data[-5] ^= 0xFF
-    elif how == "corrupt header":
-        start = len(MAGIC) + 4
-        data[start : start + 1] = b"#"
-    elif how == "bare TensorRT plan":
-        data = bytearray(b"ftrt" + ENGINE)
-    elif how == "newer format":
-        start = len(MAGIC) + 4
-        length = int.from_bytes(data[len(MAGIC) : start], "little")
-        raw = json.loads(data[start : start + length])
-        blob = json.dumps(raw | {"version": 99}).encode()
-        data = bytearray(MAGIC + len(blob).to_bytes(4, "little") + blob + ENGINE)
-    path.write_bytes(bytes(data))
+def _damage(plan: Path, how: str) -> None:
+    sidecar = sidecar_path(plan)
+    raw = json.loads(sidecar.read_text())
+    if how == "truncated plan":
+        plan.write_bytes(ENGINE[:-10])
+    elif how == "longer plan":
+        plan.write_bytes(ENGINE + b"\0")
+    elif how == "flipped plan byte":
+        plan.write_bytes(ENGINE[:-5] + bytes([ENGINE[-5] ^ 0xFF]) + ENGINE[-4:])
+    elif how == "corrupt sidecar":
+        sidecar.write_text(sidecar.read_text()[:50])
+    elif how == "sidecar of another format":
+        sidecar.write_text(json.dumps(raw | {"format": "something/else"}))
+    elif how == "sidecar missing a field":
+        sidecar.write_text(json.dumps({k: v for k, v in raw.items() if k != "plan_sha256"}))
+    elif how == "newer sidecar":
+        sidecar.write_text(json.dumps(raw | {"version": 99}))
 
 
 @pytest.mark.parametrize(
     ("how", "message"),
     [
-        ("truncated engine", "is truncated: its header says 10240 engine bytes, the file has 10230"),
-        ("truncated header", "is truncated or corrupt"),
-        ("flipped engine byte", "is corrupt: the engine's sha256 differs"),
-        ("corrupt header", "has a corrupt header"),
-        ("bare TensorRT plan", "is not a rapsam-deploy engine file"),
-        ("newer format", "engine file of format version 99"),
+        (
+            "truncated plan",
+            "is truncated or was replaced: its sidecar decoder.plan.json says 10240 bytes, the file has 10230",
+        ),
+        (
+            "longer plan",
+            "is truncated or was replaced: its sidecar decoder.plan.json says 10240 bytes, the file has 10241",
+        ),
+        (
+            "flipped plan byte",
+            "is corrupt or was replaced: its sha256 differs from the one its sidecar decoder.plan.json",
+        ),
+        ("corrupt sidecar", "decoder.plan.json is a corrupt engine sidecar (Unterminated string"),
+        (
+            "sidecar of another format",
+            "decoder.plan.json is a corrupt engine sidecar (not a rapsam-deploy/engine-sidecar",
+        ),
+        ("sidecar missing a field", "is a corrupt engine sidecar (fields missing: ['plan_sha256'], unknown: [])"),
+        (
+            "newer sidecar",
+            "decoder.plan.json is an engine sidecar of format version 99; this rapsam-deploy reads version 1",
+        ),
     ],
 )
-def test_damaged_files_are_refused(engine_file, how, message):
+def test_damaged_plans_and_sidecars_are_refused(engine_file, how, message):
     _damage(engine_file, how)
     with pytest.raises(EngineFileError) as error:
         read_engine(engine_file, _expect())
     assert message in str(error.value)
-    assert "rapsam-build" in error.value.fix
+    assert error.value.fix.endswith(f"rebuild it: {REBUILD}")
+
+
+def test_a_plan_without_sidecar_loads_unchecked_with_a_warning(engine_file):
+    """A plan built elsewhere (trtexec) has nothing to check it against, even a wrong expectation:
+    it loads as it is, with a warning that TensorRT's own check is all it gets."""
+    sidecar_path(engine_file).unlink()
+    for expect in (_expect(), _expect(tensorrt="11.1.0.106", onnx_sha256="d" * 64)):
+        with pytest.warns(UncheckedEngineWarning, match="has no sidecar decoder.plan.json") as caught:
+            sidecar, plan = read_engine(engine_file, expect)
+        assert sidecar is None and bytes(plan) == ENGINE
+        assert "TensorRT's own compatibility check is all there is" in str(caught[0].message)
+        with pytest.warns(UncheckedEngineWarning):
+            assert check_engine(engine_file, expect) is None
+    assert read_sidecar(engine_file) is None
+
+
+def test_tensorrt_refusing_a_plan_without_sidecar_says_so(engine_file):
+    """The backend deserialises a plan without sidecar; when TensorRT returns None, the error says
+    it refused a plan built elsewhere, with the rebuild command."""
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
+
+    sidecar_path(engine_file).unlink()
+    backend = SimpleNamespace(
+        _trt=None,
+        _expect={"decoder": _expect()},
+        engine_dir=engine_file.parent,
+        export_dir="exports/r50",
+        device=-1,  # torch.cuda.device(-1) does nothing: no GPU needed
+        _runtime=SimpleNamespace(deserialize_cuda_engine=lambda plan: None),
+    )
+    with pytest.warns(UncheckedEngineWarning), pytest.raises(EngineFileError) as error:
+        TensorRTBackend._load(backend, "decoder")
+    assert error.value.what == (
+        f"TensorRT refused {engine_file}, a plan without a sidecar: it was probably built by another TensorRT version "
+        "or for another GPU (its messages are above)"
+    )
+    assert error.value.fix == f"rebuild it: {REBUILD}"
+    write_engine(engine_file, _sidecar(), ENGINE)
+    with pytest.raises(EngineFileError, match="TensorRT could not deserialise the decoder engine"):
+        TensorRTBackend._load(backend, "decoder")
+
+
+def _assert_old_format(plan: Path, named: Path) -> None:
+    for check in (read_engine, check_engine):
+        with pytest.raises(EngineFileError) as error:
+            check(plan, _expect())
+        assert error.value.what == (
+            f"{named} is an engine in rapsam-deploy's old format (a header in front of the TensorRT plan), which "
+            "this rapsam-deploy no longer reads"
+        )
+        assert error.value.fix == f"rebuild it with rapsam-build: {REBUILD}"
+
+
+def test_old_format_is_refused_with_the_rebuild_command(engine_file):
+    """rapsam-deploy's old engine files (a header in front of the plan), as decoder.engine or
+    renamed to decoder.plan: one error, rebuild."""
+    sidecar_path(engine_file).unlink()
+    engine_file.unlink()
+    old = engine_file.with_suffix(".engine")
+    old.write_bytes(_old_format())
+    _assert_old_format(engine_file, old)
+    old.rename(engine_file)
+    _assert_old_format(engine_file, engine_file)
 
 
 def test_missing_engine_names_the_build_command(tmp_path):
     with pytest.raises(EngineFileError) as error:
-        read_engine(tmp_path / "decoder.engine", _expect())
-    assert "no TensorRT engine for decoder" in str(error.value)
+        read_engine(tmp_path / "decoder.plan", _expect())
+    assert str(error.value).startswith(f"no TensorRT engine for decoder at {tmp_path / 'decoder.plan'}")
     assert error.value.fix == f"build it: {REBUILD}"
+
+
+def test_engine_dir_names_every_missing_plan_and_old_engine(tmp_path):
+    expects = [_expect(graph=graph) for graph in contract.GRAPH_NAMES[:3]]
+    first, second, third = (e.graph for e in expects)
+    (tmp_path / f"{second}.plan").write_bytes(ENGINE)
+    (tmp_path / f"{third}.engine").write_bytes(_old_format())
+    with pytest.raises(EngineFileError) as error:
+        check_engine_dir(tmp_path, expects)
+    assert error.value.what == (
+        f"no TensorRT engines for {first}, {third} in {tmp_path} ({third}.engine: rapsam-deploy's old engine "
+        "format, no longer read)"
+    )
+    assert error.value.fix == "build them: " + REBUILD.replace("decoder", f"{first} {third}")
+    for expect in (first, third):
+        (tmp_path / f"{expect}.plan").write_bytes(ENGINE)
+    check_engine_dir(tmp_path, expects)
 
 
 # ---- the graph the ONNX parser gets -----------------------------------------------------
@@ -417,7 +526,9 @@ def test_build_options_are_checked_before_any_work(small_export):
     options = BuildOptions(ExportDir.open(small_export), precision="fp32", graphs=("decoder",))
     assert options.engine_dir == small_export / "engines" / "fp32-standard"
     options.engine_dir.mkdir(parents=True)
-    (options.engine_dir / "decoder.engine").write_bytes(b"old")
+    (options.engine_dir / "decoder.engine").write_bytes(b"old")  # the old format's: rebuilt without --force
+    check_build_options(options)
+    (options.engine_dir / "decoder.plan").write_bytes(b"plan")
     with pytest.raises(RapSamError, match="engines exist") as error:
         check_build_options(options)
     assert "--force" in error.value.fix
@@ -577,9 +688,7 @@ def _plugin_or_skip() -> None:
     try:
         trt_plugin_library_path()
     except PluginLibraryError as err:
-        if os.environ.get("RAPSAM_REQUIRE_PLUGINS") == "1":
-            pytest.fail(f"RAPSAM_REQUIRE_PLUGINS=1 but the TensorRT plugin is not built: {err.what}", pytrace=False)
-        pytest.skip(f"the TensorRT plugin is not built: {err.what}")
+        skip_unless_required("RAPSAM_REQUIRE_PLUGINS", f"the TensorRT plugin is not built: {err.what}")
 
 
 def _cases(export: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -662,8 +771,8 @@ def test_plugin_engines_match_standard_engines(gpu_export, engines):
     engines("fp32", "plugin")
     standard = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", variant="standard")
     plugin = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", variant="plugin")
-    header = read_header(gpu_export / "engines" / "fp32-plugin" / "decoder.engine")
-    assert header.plugin_sha256 is not None and header.variant == "plugin"
+    sidecar = read_sidecar(gpu_export / "engines" / "fp32-plugin" / "decoder.plan")
+    assert sidecar.plugin_sha256 is not None and sidecar.variant == "plugin"
     for graph in ("decoder", "adapter_object"):
         inputs = _on_gpu(_cases(gpu_export)[graph])
         reference = {k: v.cpu().numpy() for k, v in standard.run(graph, inputs).items()}
@@ -698,14 +807,42 @@ def test_engine_from_another_tensorrt_is_refused_with_the_rebuild_command(gpu_ex
     engines("fp32", "standard")
     engines = tmp_path / "engines"
     shutil.copytree(gpu_export / "engines" / "fp32-standard", engines)
-    path = engines / "adapter_prompt.engine"
-    header, engine = read_engine(
+    path = engines / "adapter_prompt.plan"
+    sidecar, plan = read_engine(
         path, TensorRTBackend(ExportDir.open(gpu_export), "fp32", engine_dir=engines)._expect["adapter_prompt"]
     )
-    write_engine(path, dataclasses.replace(header, tensorrt="10.0.0.6"), engine)
+    write_engine(path, dataclasses.replace(sidecar, tensorrt="10.0.0.6"), plan)
     with pytest.raises(EngineFileError, match=r"built with TensorRT 10\.0\.0\.6 but this is TensorRT") as error:
         TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", engine_dir=engines)
     assert "rapsam-build" in error.value.fix and "--graphs adapter_prompt" in error.value.fix
+
+
+@pytest.mark.gpu
+@needs_tensorrt
+def test_plans_without_sidecar_run_unchecked_or_are_refused_by_tensorrt(gpu_export, engines, tmp_path):
+    """A plan without its sidecar (as trtexec leaves it) runs as the one with it, after a warning;
+    a plan TensorRT cannot read is refused with the rebuild command."""
+    from rapsam_deploy.backends.tensorrt_backend import TensorRTBackend
+
+    engines("fp32", "standard")
+    engines = tmp_path / "engines"
+    shutil.copytree(gpu_export / "engines" / "fp32-standard", engines)
+    path = engines / "adapter_prompt.plan"
+    sidecar_path(path).unlink()
+    with pytest.warns(UncheckedEngineWarning, match="adapter_prompt.plan has no sidecar"):
+        unchecked = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", engine_dir=engines)
+    checked = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32")
+    inputs = _on_gpu(_cases(gpu_export)["adapter_prompt"])
+    ours, expected = unchecked.run("adapter_prompt", inputs), checked.run("adapter_prompt", inputs)
+    for name in expected:
+        torch.testing.assert_close(ours[name], expected[name], rtol=1e-5, atol=1e-5)
+
+    path.write_bytes(b"not a plan" * 100)
+    with pytest.warns(UncheckedEngineWarning):
+        refused = TensorRTBackend(ExportDir.open(gpu_export), precision="fp32", engine_dir=engines)
+    with pytest.raises(EngineFileError, match=r"TensorRT refused .*, a plan without a sidecar") as error:
+        refused.run("adapter_prompt", inputs)
+    assert "--graphs adapter_prompt" in error.value.fix
 
 
 @pytest.mark.gpu

@@ -47,14 +47,14 @@ ResizePolicy resize_policy(const std::string& text) {
 }  // namespace
 
 std::string usage() {
-    return "usage: rapsam_demo IMAGE [--export-dir DIR] [--precision fp16|fp32] [--variant standard|plugin]\n"
+    return "usage: rapsam_demo IMAGE [--export-dir DIR] [--precision fp32|fp16] [--variant standard|plugin]\n"
            "                   [--points X,Y ...] [--boxes X1,Y1,X2,Y2 ...] [--resize coco|ytvis|long:N]\n"
            "                   [--score-thr T] [--output DIR] [--engine-dir DIR] [--plugin FILE] [--device N]\n"
            "\n"
            "Segments IMAGE with the TensorRT engines of an export directory (rapsam-export, then rapsam-build)\n"
            "and writes OUTPUT/<name>.png (overlay), OUTPUT/<name>.json and, for panoptic segmentation,\n"
            "OUTPUT/<name>_panoptic.png. With --points or --boxes (image pixels) it segments those prompts.\n"
-           "Defaults: --export-dir exports/r18, --precision fp16, --variant standard, --resize coco,\n"
+           "Defaults: --export-dir exports/r18, --precision fp32, --variant standard, --resize coco,\n"
            "--score-thr 0.3 (instances written above it), --output runs/demo.\n";
 }
 

@@ -1,13 +1,11 @@
-// Reads and checks engine files as rapsam_deploy/runtime/engine_file.py does, with its messages.
+// Reads and checks engine files as rapsam_deploy/engines/engine_file.py does, with its messages.
 #include "rapsam/engine_file.h"
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "rapsam/error.h"
 #include "sha256.h"
 
 namespace rapsam {
@@ -16,24 +14,22 @@ namespace {
 
 using nlohmann::json;
 
-// PNG-style: a non-ASCII first byte and CR LF catch transfers in text mode, which mangle both.
-constexpr char kMagic[] = "\x89RAPSAM-ENGINE\r\n";
-constexpr std::size_t kMagicSize = sizeof(kMagic) - 1;
-constexpr std::size_t kLengthSize = 4;
-constexpr std::uint32_t kMaxHeaderBytes = 1u << 20;
-constexpr const char* kFormat = "rapsam-deploy/engine";
+constexpr const char* kFormat = "rapsam-deploy/engine-sidecar";
 constexpr int kFormatVersion = 1;
+// rapsam-deploy's old engine file, refused with the rebuild command: this magic, the header's
+// length (uint32), a JSON header, then the plan, in ENGINE_DIR/<graph>.engine.
+constexpr char kOldMagic[] = "\x89RAPSAM-ENGINE\r\n";
+constexpr std::size_t kOldMagicSize = sizeof(kOldMagic) - 1;
 constexpr const char* kEllipsis = "\xe2\x80\xa6";
-const char* const kRebuildFix =
-    "rebuild it with rapsam-build (engines are written only by rapsam-build, with a header)";
 
 const std::set<std::string> kFields = {"tensorrt",      "gpu_name",  "compute_capability", "precision",     "variant",
                                        "graph",         "onnx_file", "onnx_sha256",        "plugin_sha256", "profile",
-                                       "rapsam_deploy", "created",   "engine_bytes",       "engine_sha256", "format",
+                                       "rapsam_deploy", "created",   "plan_bytes",         "plan_sha256",   "format",
                                        "version"};
 
-[[noreturn]] void corrupt(const std::filesystem::path& path, const std::string& detail) {
-    throw EngineFileError(path.string() + " has a corrupt header (" + detail + ")", kRebuildFix);
+// A sidecar that cannot be read; `fix` names the rebuild command where the caller knows it.
+[[noreturn]] void corrupt(const std::filesystem::path& path, const std::string& detail, const std::string& fix) {
+    throw EngineFileError(path.string() + " is a corrupt engine sidecar (" + detail + ")", fix);
 }
 
 // A sorted list of names as Python prints it: ['a', 'b'].
@@ -43,104 +39,62 @@ std::string python_list(const std::set<std::string>& names) {
     return "[" + text + "]";
 }
 
-std::string text_field(const std::filesystem::path& path, const json& raw, const char* key) {
-    const json& value = raw.at(key);
-    if (!value.is_string()) corrupt(path, std::string(key) + " is not a string");
-    return value.get<std::string>();
-}
+// The sidecar's fields, type-checked (which Python's dataclass leaves to the comparisons).
+class SidecarReader {
+public:
+    SidecarReader(const std::filesystem::path& path, const json& raw, std::string fix)
+        : path_(path), raw_(raw), fix_(std::move(fix)) {}
 
-std::vector<std::int64_t> shape_field(const std::filesystem::path& path, const json& value) {
-    std::vector<std::int64_t> shape;
-    if (!value.is_array()) corrupt(path, "a profile shape is not a list");
-    for (const json& dim : value) {
-        if (!dim.is_number_integer()) corrupt(path, "a profile shape has a non-integer dimension");
-        shape.push_back(dim.get<std::int64_t>());
-    }
-    return shape;
-}
-
-EngineHeader header_from(const std::filesystem::path& path, const json& raw) {
-    EngineHeader h;
-    h.tensorrt = text_field(path, raw, "tensorrt");
-    h.gpu_name = text_field(path, raw, "gpu_name");
-    h.compute_capability = text_field(path, raw, "compute_capability");
-    h.precision = text_field(path, raw, "precision");
-    h.variant = text_field(path, raw, "variant");
-    h.graph = text_field(path, raw, "graph");
-    h.onnx_file = text_field(path, raw, "onnx_file");
-    h.onnx_sha256 = text_field(path, raw, "onnx_sha256");
-    if (!raw.at("plugin_sha256").is_null()) h.plugin_sha256 = text_field(path, raw, "plugin_sha256");
-    h.rapsam_deploy = text_field(path, raw, "rapsam_deploy");
-    h.created = text_field(path, raw, "created");
-    h.engine_sha256 = text_field(path, raw, "engine_sha256");
-    if (!raw.at("engine_bytes").is_number_integer()) corrupt(path, "engine_bytes is not an integer");
-    h.engine_bytes = raw.at("engine_bytes").get<std::int64_t>();
-    if (!raw.at("profile").is_object()) corrupt(path, "profile is not a mapping");
-    for (const auto& item : raw.at("profile").items()) {
-        if (!item.value().is_object() || !item.value().contains("min") || !item.value().contains("opt") ||
-            !item.value().contains("max")) {
-            corrupt(path, "the profile of " + item.key() + " lacks min, opt or max");
+    EngineSidecar read() const {
+        EngineSidecar s;
+        s.tensorrt = text("tensorrt");
+        s.gpu_name = text("gpu_name");
+        s.compute_capability = text("compute_capability");
+        s.precision = text("precision");
+        s.variant = text("variant");
+        s.graph = text("graph");
+        s.onnx_file = text("onnx_file");
+        s.onnx_sha256 = text("onnx_sha256");
+        if (!raw_.at("plugin_sha256").is_null()) s.plugin_sha256 = text("plugin_sha256");
+        s.rapsam_deploy = text("rapsam_deploy");
+        s.created = text("created");
+        s.plan_sha256 = text("plan_sha256");
+        if (!raw_.at("plan_bytes").is_number_integer()) corrupt(path_, "plan_bytes is not an integer", fix_);
+        s.plan_bytes = raw_.at("plan_bytes").get<std::int64_t>();
+        if (!raw_.at("profile").is_object()) corrupt(path_, "profile is not a mapping", fix_);
+        for (const auto& item : raw_.at("profile").items()) {
+            const json& points = item.value();
+            if (!points.is_object() || !points.contains("min") || !points.contains("opt") || !points.contains("max")) {
+                corrupt(path_, "the profile of " + item.key() + " lacks min, opt or max", fix_);
+            }
+            s.profile[item.key()] = {shape(points.at("min")), shape(points.at("opt")), shape(points.at("max"))};
         }
-        h.profile[item.key()] = {shape_field(path, item.value().at("min")), shape_field(path, item.value().at("opt")),
-                                 shape_field(path, item.value().at("max"))};
+        return s;
     }
-    return h;
-}
 
-// `data` holds at least the magic, the length and the header; returns the header and the
-// offset where the engine starts.
-std::pair<EngineHeader, std::size_t> parse_header(const std::filesystem::path& path, const std::vector<char>& data) {
-    if (data.size() < kMagicSize || std::memcmp(data.data(), kMagic, kMagicSize) != 0) {
-        throw EngineFileError(path.string() +
-                                  " is not a rapsam-deploy engine file (no engine header: a bare TensorRT plan, e.g. "
-                                  "from trtexec, or another file)",
-                              kRebuildFix);
+private:
+    std::string text(const char* key) const {
+        const json& value = raw_.at(key);
+        if (!value.is_string()) corrupt(path_, std::string(key) + " is not a string", fix_);
+        return value.get<std::string>();
     }
-    const std::size_t start = kMagicSize + kLengthSize;
-    if (data.size() < start) {
-        throw EngineFileError(
-            path.string() + " is truncated (" + std::to_string(data.size()) + " bytes, inside the header)",
-            kRebuildFix);
-    }
-    std::uint32_t length = 0;
-    for (std::size_t i = 0; i < kLengthSize; ++i) {
-        length |= std::uint32_t{static_cast<unsigned char>(data[kMagicSize + i])} << (8 * i);
-    }
-    if (length > kMaxHeaderBytes || data.size() < start + length) {
-        throw EngineFileError(
-            path.string() + " is truncated or corrupt (its header length " + std::to_string(length) + " does not fit)",
-            kRebuildFix);
-    }
-    json raw;
-    try {
-        raw = json::parse(data.begin() + static_cast<std::ptrdiff_t>(start),
-                          data.begin() + static_cast<std::ptrdiff_t>(start + length));
-    } catch (const json::parse_error& error) {
-        corrupt(path, error.what());
-    }
-    if (!raw.is_object() || !raw.contains("format") || raw["format"] != kFormat) {
-        corrupt(path, std::string("not a ") + kFormat + " header");
-    }
-    if (!raw.contains("version") || raw["version"] != kFormatVersion) {
-        const json version = raw.value("version", json());
-        const std::string shown = version.is_null()     ? "None"
-                                  : version.is_string() ? version.get<std::string>()
-                                                        : version.dump();
-        throw EngineFileError(path.string() + " is an engine file of format version " + shown +
-                                  "; this rapsam-deploy reads version " + std::to_string(kFormatVersion),
-                              std::string(kRebuildFix) + " of this rapsam-deploy version");
-    }
-    std::set<std::string> missing = kFields;
-    std::set<std::string> unknown;
-    for (const auto& item : raw.items()) {
-        if (!missing.erase(item.key())) unknown.insert(item.key());
-    }
-    if (!missing.empty() || !unknown.empty()) {
-        corrupt(path, "fields missing: " + python_list(missing) + ", unknown: " + python_list(unknown));
-    }
-    return {header_from(path, raw), start + length};
-}
 
+    std::vector<std::int64_t> shape(const json& value) const {
+        std::vector<std::int64_t> dims;
+        if (!value.is_array()) corrupt(path_, "a profile shape is not a list", fix_);
+        for (const json& dim : value) {
+            if (!dim.is_number_integer()) corrupt(path_, "a profile shape has a non-integer dimension", fix_);
+            dims.push_back(dim.get<std::int64_t>());
+        }
+        return dims;
+    }
+
+    const std::filesystem::path& path_;
+    const json& raw_;
+    std::string fix_;
+};
+
+// Up to `limit` bytes of `path`.
 std::vector<char> read_bytes(const std::filesystem::path& path, std::size_t limit) {
     std::ifstream file(path, std::ios::binary);
     if (!file) throw EngineFileError("cannot read " + path.string(), "check its permissions");
@@ -154,21 +108,72 @@ std::vector<char> read_bytes(const std::filesystem::path& path, std::size_t limi
     return data;
 }
 
+// Python's str() of the sidecar's version field, for the message that refuses it.
+std::string python_text(const json& value) {
+    if (value.is_null()) return "None";
+    return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// The sidecar at `path`; `fix` is what its errors suggest.
+EngineSidecar parse_sidecar(const std::filesystem::path& path, const std::string& fix) {
+    const std::vector<char> data = read_bytes(path, static_cast<std::size_t>(-1));
+    json raw;
+    try {
+        raw = json::parse(data.begin(), data.end());
+    } catch (const json::parse_error& error) {
+        corrupt(path, error.what(), fix);
+    }
+    if (!raw.is_object() || !raw.contains("format") || raw["format"] != kFormat) {
+        corrupt(path, std::string("not a ") + kFormat + " file", fix);
+    }
+    if (!raw.contains("version") || raw["version"] != kFormatVersion) {
+        throw EngineFileError(path.string() + " is an engine sidecar of format version " +
+                                  python_text(raw.value("version", json())) + "; this rapsam-deploy reads version " +
+                                  std::to_string(kFormatVersion),
+                              "use the rapsam-deploy that built it, or " + fix);
+    }
+    std::set<std::string> missing = kFields;
+    std::set<std::string> unknown;
+    for (const auto& item : raw.items()) {
+        if (!missing.erase(item.key())) unknown.insert(item.key());
+    }
+    if (!missing.empty() || !unknown.empty()) {
+        corrupt(path, "fields missing: " + python_list(missing) + ", unknown: " + python_list(unknown), fix);
+    }
+    return SidecarReader(path, raw, fix).read();
+}
+
+std::optional<EngineSidecar> load_sidecar(const std::filesystem::path& plan, const std::string& fix) {
+    const std::filesystem::path path = sidecar_path(plan);
+    if (!std::filesystem::is_regular_file(path)) return std::nullopt;
+    return parse_sidecar(path, fix);
+}
+
+std::filesystem::path old_engine_path(const std::filesystem::path& plan) {
+    return std::filesystem::path(plan).replace_extension(".engine");
+}
+
 std::string rebuild_for(const EngineExpectation& expect) {
     return rebuild_command(expect.export_dir, expect.precision, expect.variant, {expect.graph});
 }
 
-[[noreturn]] void missing_engine(const std::filesystem::path& path, const EngineExpectation& expect) {
-    throw EngineFileError("no TensorRT engine for " + expect.graph + " at " + path.string(),
-                          "build it: " + rebuild_for(expect));
+[[noreturn]] void old_format(const std::filesystem::path& path, const EngineExpectation& expect) {
+    throw EngineFileError(path.string() +
+                              " is an engine in rapsam-deploy's old format (a header in front of the TensorRT plan), "
+                              "which this rapsam-deploy no longer reads",
+                          "rebuild it with rapsam-build: " + rebuild_for(expect));
 }
 
-void check_built_for(const std::filesystem::path& path, const EngineHeader& header, const EngineExpectation& expect) {
-    const std::vector<std::string> found = engine_mismatches(header, expect);
-    if (found.empty()) return;
-    std::string sentences;
-    for (const std::string& sentence : found) sentences += (sentences.empty() ? "" : "; ") + sentence;
-    throw EngineFileError(path.string() + " cannot run here: " + sentences, "rebuild it: " + rebuild_for(expect));
+std::string unchecked(const std::filesystem::path& plan) {
+    return plan.string() + " has no sidecar " + sidecar_path(plan).filename().string() +
+           ": nothing says which TensorRT, GPU, plugin library and graph it was built for (a plan built elsewhere, "
+           "e.g. by trtexec), so it is loaded unchecked and TensorRT's own compatibility check is all there is";
+}
+
+std::string joined(const std::vector<std::string>& parts, const char* separator) {
+    std::string text;
+    for (const std::string& part : parts) text += (text.empty() ? "" : separator) + part;
+    return text;
 }
 
 std::vector<int> version_numbers(const std::string& version) {
@@ -194,16 +199,18 @@ std::filesystem::path default_engine_dir(const std::filesystem::path& export_dir
 }
 
 std::filesystem::path engine_path(const std::filesystem::path& engine_dir, const std::string& graph) {
-    return engine_dir / (graph + ".engine");
+    return engine_dir / (graph + ".plan");
+}
+
+std::filesystem::path sidecar_path(const std::filesystem::path& plan) {
+    std::filesystem::path path = plan;
+    return path += ".json";
 }
 
 std::string rebuild_command(const std::string& export_dir, const std::string& precision, const std::string& variant,
                             const std::vector<std::string>& graphs) {
     std::string command = "rapsam-build " + export_dir + " --precision " + precision + " --variant " + variant;
-    if (!graphs.empty()) {
-        command += " --graphs";
-        for (const std::string& graph : graphs) command += " " + graph;
-    }
+    if (!graphs.empty()) command += " --graphs " + joined(graphs, " ");
     return command + " --force";
 }
 
@@ -212,62 +219,106 @@ bool same_tensorrt_version(const std::string& a, const std::string& b) {
     return left.size() == 3 ? left == version_numbers(b) : a == b;
 }
 
-std::vector<std::string> engine_mismatches(const EngineHeader& header, const EngineExpectation& expect) {
+std::vector<std::string> engine_mismatches(const EngineSidecar& sidecar, const EngineExpectation& expect) {
     std::vector<std::string> found;
-    if (!same_tensorrt_version(header.tensorrt, expect.tensorrt)) {
-        found.push_back("built with TensorRT " + header.tensorrt + " but this is TensorRT " + expect.tensorrt);
+    if (!same_tensorrt_version(sidecar.tensorrt, expect.tensorrt)) {
+        found.push_back("built with TensorRT " + sidecar.tensorrt + " but this is TensorRT " + expect.tensorrt);
     }
-    if (header.compute_capability != expect.compute_capability) {
-        found.push_back("built for " + gpu_label(header.compute_capability, header.gpu_name) + " but this GPU is " +
+    if (sidecar.compute_capability != expect.compute_capability) {
+        found.push_back("built for " + gpu_label(sidecar.compute_capability, sidecar.gpu_name) + " but this GPU is " +
                         gpu_label(expect.compute_capability, expect.gpu_name));
     }
-    if (header.graph != expect.graph || header.precision != expect.precision || header.variant != expect.variant) {
-        found.push_back("it is the " + header.precision + " " + header.variant + "-variant " + header.graph +
+    if (sidecar.graph != expect.graph || sidecar.precision != expect.precision || sidecar.variant != expect.variant) {
+        found.push_back("it is the " + sidecar.precision + " " + sidecar.variant + "-variant " + sidecar.graph +
                         " engine, not the " + expect.precision + " " + expect.variant + "-variant " + expect.graph +
                         " one");
     }
-    if (header.onnx_sha256 != expect.onnx_sha256) {
-        found.push_back("the ONNX graph changed since: the engine was built from " + header.onnx_file +
-                        " with sha256 " + header.onnx_sha256.substr(0, 12) + kEllipsis +
+    if (sidecar.onnx_sha256 != expect.onnx_sha256) {
+        found.push_back("the ONNX graph changed since: the engine was built from " + sidecar.onnx_file +
+                        " with sha256 " + sidecar.onnx_sha256.substr(0, 12) + kEllipsis +
                         ", the export's manifest now says " + expect.onnx_sha256.substr(0, 12) + kEllipsis);
     }
-    if (header.plugin_sha256 != expect.plugin_sha256 && header.variant == expect.variant) {
+    if (sidecar.plugin_sha256 != expect.plugin_sha256 && sidecar.variant == expect.variant) {
         found.push_back("plugin library changed: the engine was built with librapsam_trt_plugin sha256 " +
-                        header.plugin_sha256.value_or("none").substr(0, 12) + kEllipsis + ", the loaded one has " +
+                        sidecar.plugin_sha256.value_or("none").substr(0, 12) + kEllipsis + ", the loaded one has " +
                         expect.plugin_sha256.value_or("none").substr(0, 12) + kEllipsis);
     }
     return found;
 }
 
-EngineHeader read_engine_header(const std::filesystem::path& path) {
-    return parse_header(path, read_bytes(path, kMagicSize + kLengthSize + kMaxHeaderBytes)).first;
+std::optional<EngineSidecar> read_engine_sidecar(const std::filesystem::path& plan) {
+    return load_sidecar(plan, "rebuild it with rapsam-build");
 }
 
-EngineHeader check_engine_file(const std::filesystem::path& path, const EngineExpectation& expect) {
-    if (!std::filesystem::is_regular_file(path)) missing_engine(path, expect);
-    EngineHeader header = read_engine_header(path);
-    check_built_for(path, header, expect);
-    return header;
+void check_engine_dir(const std::filesystem::path& engine_dir, const std::vector<EngineExpectation>& expects) {
+    std::vector<std::string> missing;
+    std::vector<std::string> old;
+    for (const EngineExpectation& expect : expects) {
+        const std::filesystem::path plan = engine_path(engine_dir, expect.graph);
+        if (std::filesystem::is_regular_file(plan)) continue;
+        missing.push_back(expect.graph);
+        if (std::filesystem::is_regular_file(old_engine_path(plan))) {
+            old.push_back(old_engine_path(plan).filename().string());
+        }
+    }
+    if (missing.empty()) return;
+    const std::string note =
+        old.empty() ? "" : " (" + joined(old, ", ") + ": rapsam-deploy's old engine format, no longer read)";
+    const EngineExpectation& first = expects.front();
+    throw EngineFileError("no TensorRT engines for " + joined(missing, ", ") + " in " + engine_dir.string() + note,
+                          "build them: " + rebuild_command(first.export_dir, first.precision, first.variant, missing));
+}
+
+EngineProvenance check_engine_file(const std::filesystem::path& path, const EngineExpectation& expect) {
+    if (!std::filesystem::is_regular_file(path)) {
+        if (std::filesystem::is_regular_file(old_engine_path(path))) old_format(old_engine_path(path), expect);
+        throw EngineFileError("no TensorRT engine for " + expect.graph + " at " + path.string(),
+                              "build it: " + rebuild_for(expect));
+    }
+    EngineProvenance provenance;
+    provenance.sidecar = load_sidecar(path, "rebuild it: " + rebuild_for(expect));
+    if (!provenance.sidecar) {
+        const std::vector<char> head = read_bytes(path, kOldMagicSize);
+        if (head.size() == kOldMagicSize && std::equal(head.begin(), head.end(), kOldMagic)) old_format(path, expect);
+        provenance.warning = unchecked(path);
+        return provenance;
+    }
+    const std::vector<std::string> found = engine_mismatches(*provenance.sidecar, expect);
+    if (!found.empty()) {
+        throw EngineFileError(path.string() + " cannot run here: " + joined(found, "; "),
+                              "rebuild it: " + rebuild_for(expect));
+    }
+    return provenance;
 }
 
 EngineFile read_engine_file(const std::filesystem::path& path, const EngineExpectation& expect) {
-    if (!std::filesystem::is_regular_file(path)) missing_engine(path, expect);
-    std::vector<char> data = read_bytes(path, static_cast<std::size_t>(-1));
-    auto [header, offset] = parse_header(path, data);
-    const std::size_t engine_bytes = data.size() - offset;
-    if (static_cast<std::int64_t>(engine_bytes) != header.engine_bytes) {
-        throw EngineFileError(path.string() + " is truncated: its header says " + std::to_string(header.engine_bytes) +
-                                  " engine bytes, the file has " + std::to_string(engine_bytes),
+    EngineFile file{path, check_engine_file(path, expect), read_bytes(path, static_cast<std::size_t>(-1))};
+    if (!file.provenance.sidecar) return file;
+    const EngineSidecar& sidecar = *file.provenance.sidecar;
+    const std::string name = sidecar_path(path).filename().string();
+    if (static_cast<std::int64_t>(file.plan.size()) != sidecar.plan_bytes) {
+        throw EngineFileError(path.string() + " is truncated or was replaced: its sidecar " + name + " says " +
+                                  std::to_string(sidecar.plan_bytes) + " bytes, the file has " +
+                                  std::to_string(file.plan.size()),
                               "rebuild it: " + rebuild_for(expect));
     }
-    if (detail::sha256(data.data() + offset, engine_bytes) != header.engine_sha256) {
-        throw EngineFileError(
-            path.string() + " is corrupt: the engine's sha256 differs from the one its header recorded",
-            "rebuild it: " + rebuild_for(expect));
+    if (detail::sha256(file.plan.data(), file.plan.size()) != sidecar.plan_sha256) {
+        throw EngineFileError(path.string() +
+                                  " is corrupt or was replaced: its sha256 differs from the one its sidecar " + name +
+                                  " recorded",
+                              "rebuild it: " + rebuild_for(expect));
     }
-    check_built_for(path, header, expect);
-    data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(offset));
-    return {std::move(header), std::move(data)};
+    return file;
+}
+
+EngineFileError refused_by_tensorrt(const EngineFile& file, const EngineExpectation& expect, const std::string& why) {
+    const std::string what =
+        file.provenance.sidecar
+            ? "TensorRT could not deserialise the " + expect.graph + " engine " + file.path.string() + " (" + why + ")"
+            : "TensorRT refused " + file.path.string() +
+                  ", a plan without a sidecar: it was probably built by another TensorRT version or for another GPU (" +
+                  why + ")";
+    return EngineFileError(what, "rebuild it: " + rebuild_for(expect));
 }
 
 }  // namespace rapsam

@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), hex digests as Python's hashlib.sha256().hexdigest(): engine headers
-// record the engine's and the plugin library's, and checking them needs no crypto library.
+// SHA-256 (FIPS 180-4), hex digests as Python's hashlib.sha256().hexdigest(): engine sidecars
+// record the plan's and the plugin library's, and checking them needs no crypto library.
 #ifndef RAPSAM_SRC_SHA256_H
 #define RAPSAM_SRC_SHA256_H
 

@@ -18,12 +18,13 @@ from ..artifacts.contract import GraphSpec
 from ..artifacts.export_dir import ExportDir
 from ..engines.engine_file import (
     EngineExpectation,
-    EngineFileError,
     check_engine,
+    check_engine_dir,
     default_engine_dir,
     engine_path,
     read_engine,
     rebuild_command,
+    refused_by_tensorrt,
 )
 from ..engines.tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 from ..errors import RapSamError
@@ -106,10 +107,12 @@ class TensorRTBackend(Backend):
             ``rapsam-build``'s default).
         graphs: the graphs whose engines must be there (default: all five).
 
-    The constructor checks every engine's header, and each engine loads on first use through
+    The constructor checks every engine's sidecar, and each engine loads on first use through
     :func:`.engine_file.read_engine`: an engine of another TensorRT version, GPU architecture,
-    plugin library or ONNX graph, or a missing one, is refused with the reason and the
-    ``rapsam-build`` command before TensorRT deserialises anything.
+    plugin library or ONNX graph, a missing one or one in the old format, is refused with the
+    reason and the ``rapsam-build`` command before TensorRT deserialises anything. A plan without
+    a sidecar (built elsewhere) loads with an ``UncheckedEngineWarning``; if TensorRT refuses it,
+    the error says so, with the same command.
 
     Every call runs on the backend's own stream, ordered after the caller's current stream and
     before its later work: TensorRT adds synchronisations on the legacy default stream, which is
@@ -162,18 +165,11 @@ class TensorRTBackend(Backend):
         self._scratch = _Scratch(device)
 
     def _check_engines(self) -> None:
-        """Every engine's header against this TensorRT, GPU, plugin and export, up front (so that
+        """Every engine's sidecar against this TensorRT, GPU, plugin and export, up front (so that
         backend selection can fall back at once); the engines themselves load on first use."""
-        paths = {graph: engine_path(self.engine_dir, graph) for graph in self._expect}
-        missing = [graph for graph, path in paths.items() if not path.is_file()]
-        if missing:
-            expect = next(iter(self._expect.values()))
-            raise EngineFileError(
-                f"no TensorRT engines for {', '.join(missing)} in {self.engine_dir}",
-                "build them: " + rebuild_command(self.export_dir, expect.precision, expect.variant, missing),
-            )
-        for graph, path in paths.items():
-            check_engine(path, self._expect[graph])
+        check_engine_dir(self.engine_dir, list(self._expect.values()))
+        for graph, expect in self._expect.items():
+            check_engine(engine_path(self.engine_dir, graph), expect)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -190,15 +186,13 @@ class TensorRTBackend(Backend):
                 f"this TensorRTBackend was opened for {sorted(self._expect)}, not {graph}",
                 f"pass graphs=(..., {graph!r}) to TensorRTBackend",
             )
-        _, serialized = read_engine(engine_path(self.engine_dir, graph), expect)
+        path = engine_path(self.engine_dir, graph)
+        sidecar, plan = read_engine(path, expect)
         rebuild = rebuild_command(self.export_dir, expect.precision, expect.variant, [graph])
         with torch.cuda.device(self.device):
-            engine = self._runtime.deserialize_cuda_engine(serialized)
+            engine = self._runtime.deserialize_cuda_engine(plan)
             if engine is None:
-                raise RapSamError(
-                    f"TensorRT could not deserialise the {graph} engine (its messages are above)",
-                    f"rebuild it: {rebuild}",
-                )
+                raise refused_by_tensorrt(path, expect, sidecar, "its messages are above")
             # USER_MANAGED: the activation memory is the backend's shared block (see _Scratch).
             context = engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
             if context is None:

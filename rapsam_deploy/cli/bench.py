@@ -9,6 +9,7 @@ from pathlib import Path
 from ..artifacts.contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
+from ..serve.names import DEFAULT_PREFIX
 from .common import command_parser, entry_point, table
 from .options import add_export_dir, add_precision, add_threads, csv
 
@@ -16,6 +17,7 @@ EPILOG = """examples:
   rapsam-bench --backbone r18                          every backend here, all tasks, 1024x1024
   rapsam-bench --backbones r18,r50 --task panoptic --iters 20
   rapsam-bench --backbone r18 --backends onnxruntime,torch --export-dir exports/r18
+  rapsam-bench --server localhost:8001 --concurrency 1,4,8 --export-dir exports/r18   a served repository under load
 
 The default size, 1024x1024, is the setting the paper's speed figures and SAM users take.
 """
@@ -44,7 +46,39 @@ def parser() -> argparse.ArgumentParser:
     add_threads(p)
     add_export_dir(p, default=None, help_extra="reuse it (one backbone) instead of exporting")
     p.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default: runs/bench)")
+    served = p.add_argument_group("a Triton server under load (rapsam-serve) instead of the backends here")
+    served.add_argument("--server", metavar="HOST:PORT", help="the server's gRPC address; --export-dir adds the same "
+                        "requests run in this process; --task panoptic or prompt (default: both)")  # fmt: skip
+    served.add_argument("--concurrency", type=csv, default=("1", "4", "8"), metavar="LIST",
+                        help="clients at once, comma-separated (default: 1,4,8)")  # fmt: skip
+    served.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default: 10)")
+    served.add_argument("--model-prefix", default=DEFAULT_PREFIX, help=f"the repository's (default: {DEFAULT_PREFIX})")
     return p
+
+
+def _load_test(args) -> int:
+    from ..errors import RapSamError
+    from ..serve.load import LOAD_TASKS, LoadConfig, load_test, markdown, write_load_report
+
+    try:
+        concurrency = tuple(int(c) for c in args.concurrency)
+    except ValueError as err:
+        raise RapSamError(f"--concurrency {','.join(args.concurrency)}: whole numbers please", "e.g. 1,4,8") from err
+    config = LoadConfig(
+        server=args.server,
+        prefix=args.model_prefix,
+        tasks=LOAD_TASKS if args.task == "all" else (args.task,),
+        concurrency=concurrency,
+        duration_s=args.duration,
+        export_dir=args.export_dir,
+        threads=args.threads,
+        out=args.out,
+    )
+    report = load_test(config, log=log_stderr)
+    paths = write_load_report(report, args.out)
+    print(markdown(report))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
 
 
 def _figures(row: dict) -> list[str]:
@@ -55,6 +89,8 @@ def _figures(row: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.server:
+        return _load_test(args)
     from ..bench.report import pyplot, write_report
     from ..bench.runner import BenchConfig, run_bench
     from ..bench.tasks import TASKS

@@ -10,12 +10,14 @@ from .common import command_parser, entry_point, table
 from .options import add_export_dir, add_precision, add_variant
 
 EPILOG = """examples:
-  rapsam-build exports/r18                                    fp32: writes exports/r18/engines/fp32-standard/*.engine
+  rapsam-build exports/r18                                    fp32: writes exports/r18/engines/fp32-standard/*.plan
   rapsam-build exports/r50 --precision fp16 --variant plugin  needs the export's fp16 plugin graphs
   rapsam-build exports/r18 --precision fp16 --graphs encoder decoder --profile-batch 1 1 1 --force
 
 Profiles (min opt max) default to the manifest's, which rapsam-export sets from --image-size.
-Engines only run with the TensorRT version and GPU architecture they were built with.
+Engines only run with the TensorRT version and GPU architecture they were built with. Each is a
+plain TensorRT plan (trtexec --loadEngine and Triton's tensorrt_plan load it) with a JSON sidecar,
+<graph>.plan.json, that says what it was built from and for; rapsam-deploy checks it before loading.
 """
 _PROFILE_AXES = {
     "batch": ("B", "images per call"),
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [[b.path.name, f"{b.path.stat().st_size / 1e6:.1f} MB", f"{b.seconds:.1f} s"] for b in built]
     print(table(rows, ["engine", "size", "build time"]))
     if built:
-        print(f"engines in {built[0].path.parent}; TensorRT {built[0].header.tensorrt}, {built[0].header.gpu_name}")
+        print(f"engines in {built[0].path.parent}; TensorRT {built[0].sidecar.tensorrt}, {built[0].sidecar.gpu_name}")
     return 0
 
 

@@ -17,6 +17,7 @@ EPILOG = """examples:
   rapsam-export --backbone r50 --checkpoint rapsam_r50_12e.pth \\
       --class-embed convnext_large_d_320_CocoPanopticOVDataset.pth --image-size 1024 1024
   rapsam-export --backbone r18 --variant both --precision both --output exports/r18-all
+  rapsam-export --backbone r18 --polygraphy-data     + inputs and PyTorch outputs for `polygraphy run`
 """
 
 
@@ -52,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--output", type=Path, help="export directory (default: exports/<backbone>)")
     out.add_argument("--force", action="store_true", help="replace an existing export directory")
     out.add_argument("--no-validate", action="store_true", help="skip the ONNX Runtime vs PyTorch parity check")
+    out.add_argument(
+        "--polygraphy-data",
+        action="store_true",
+        help="also write polygraphy/<graph>.inputs.json and <graph>.reference.json (the validation inputs and "
+        "PyTorch's outputs) for `polygraphy run --load-inputs ... --load-outputs ...`; needs polygraphy",
+    )
     return p
 
 
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         precisions=_both(args.precision, contract.PRECISIONS),
         deform_conv=args.deform_conv,
         validate=not args.no_validate,
+        polygraphy=args.polygraphy_data,
         force=args.force,
         seed=args.seed,
     )

@@ -7,10 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import RapSamError
 from ..predict.preprocess import parse_resize
+from ..serve.names import DEFAULT_PREFIX
 from .common import command_parser, entry_point
 from .options import add_runtime_options
 
@@ -22,6 +21,7 @@ EPILOG = """examples:
   rapsam-infer photos/ --backend onnxruntime --output out
   rapsam-infer photo.jpg --points 320,240 100,80 --boxes 10,20,200,300
   rapsam-infer clip.mp4 --clip-size 5 --score-thr 0.3
+  rapsam-infer photo.jpg --server localhost:8001           the same files, computed by a Triton server
 """
 
 
@@ -39,6 +39,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-size", type=int, help="video: frames per clip T (default: 5, or 3 up to 15 frames)")
     p.add_argument("--stride", type=int, help="video: frames between clip starts (default: T, no overlap)")
     p.add_argument("--output", type=Path, default=Path("runs/infer"), help="output folder (default: runs/infer)")
+    served = p.add_argument_group("a Triton server instead of a local runtime (rapsam-serve)")
+    served.add_argument("--server", metavar="HOST:PORT", help="the server's gRPC address, e.g. localhost:8001")
+    served.add_argument("--model-prefix", default=DEFAULT_PREFIX,
+                        help=f"the repository's --name-prefix (default: {DEFAULT_PREFIX})")  # fmt: skip
     return p
 
 
@@ -73,30 +77,33 @@ def collect(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
     return images, videos
 
 
-def _image_results(runtime, predictor, path: Path, args, prompts) -> None:
+def _image_results(predictor, path: Path, args, prompts) -> None:
+    """One image through the local runtime's predictor."""
     from ..predict import results
-    from ..predict.postprocess import panoptic_png
     from ..predict.preprocess import load_image
-    from ..predict.visualize import overlay
 
-    names, stem, image = runtime.vocabulary.classes, args.output / path.stem, load_image(path)
+    stem, image = args.output / path.stem, load_image(path)
     if prompts:
         predictor.set_image(image)
-        found = predictor.predict(*prompts)
-        drawn = overlay(image, found.masks, [f"{i:.2f}" for i in found.iou], list(found.prompts))
-        results.write_json(stem.with_suffix(".json"), {"image": str(path), **results.prompt_json(found)})
+        results.write_prompt(stem, image, str(path), predictor.predict(*prompts))
     else:
         (found,) = predictor.predict(image)
-        segments = found.panoptic.segments
-        masks = (
-            np.stack([found.panoptic.id_map == s.id for s in segments])
-            if segments
-            else np.zeros((0, *image.shape[:2]), bool)
-        )
-        drawn = overlay(image, masks, [names[s.label] for s in segments], [s.label for s in segments])
-        results.write_png(args.output / f"{path.stem}_panoptic.png", panoptic_png(found.panoptic.id_map))
-        results.write_json(stem.with_suffix(".json"), {"image": str(path), **results.panoptic_json(found, names)})
-    results.write_png(stem.with_suffix(".png"), drawn)
+        names = predictor.runtime.vocabulary.classes
+        results.write_panoptic(stem, image, str(path), found.panoptic.id_map, results.panoptic_json(found, names))
+
+
+def _served_image_results(client, path: Path, args, prompts) -> None:
+    """One image through a Triton server (encoded bytes in): the same files as a local run."""
+    from ..predict import results
+    from ..predict.preprocess import load_image
+
+    data = path.read_bytes()
+    stem, image = args.output / path.stem, load_image(data)
+    if prompts:
+        results.write_prompt(stem, image, str(path), client.prompt(*prompts, image=data))
+    else:
+        id_map, result = client.panoptic(data, args.score_thr)
+        results.write_panoptic(stem, image, str(path), id_map, result)
 
 
 def _video_results(runtime, path: Path, args) -> None:
@@ -130,19 +137,42 @@ def main(argv: list[str] | None = None) -> int:
 
     points, boxes = _numbers(args.points, 2, "point"), _numbers(args.boxes, 4, "box")
     images, videos = collect(args.inputs)
-    runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
-    print(f"backend: {runtime.backend.info.label}; model: {runtime.label}", file=sys.stderr)
     prompts = (points or None, boxes or None) if points or boxes else None
-    resize = parse_resize(args.resize, video=False)
-    predictor = (
-        PromptPredictor(runtime, resize) if prompts else PanopticPredictor(runtime, resize, score_thr=args.score_thr)
-    )
-    for path in tqdm(images, desc="images", unit="image", disable=not images):
-        _image_results(runtime, predictor, path, args, prompts)
-    for path in videos:
-        _video_results(runtime, path, args)
+    progress = tqdm(images, desc="images", unit="image", disable=not images)
+    if args.server:
+        _served(args, images, videos, prompts, progress)
+    else:
+        runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
+        print(f"backend: {runtime.backend.info.label}; model: {runtime.label}", file=sys.stderr)
+        resize = parse_resize(args.resize, video=False)
+        predictor = (
+            PromptPredictor(runtime, resize)
+            if prompts
+            else PanopticPredictor(runtime, resize, score_thr=args.score_thr)
+        )
+        for path in progress:
+            _image_results(predictor, path, args, prompts)
+        for path in videos:
+            _video_results(runtime, path, args)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _served(args, images: list[Path], videos: list[Path], prompts, progress) -> None:
+    from ..serve.client import TritonClient
+
+    if videos:
+        raise RapSamError(
+            f"{videos[0]} is a video: the Triton repository serves images (panoptic and prompts)",
+            "segment videos locally (without --server)",
+        )
+    if args.resize is not None:
+        raise RapSamError("--resize applies to local runs: a server resizes as its repository says",
+                          "set it with rapsam-serve repository --resize, or run without --server")  # fmt: skip
+    client = TritonClient(args.server, args.model_prefix)
+    print(f"server: {args.server}; model: {client.label}", file=sys.stderr)
+    for path in progress:
+        _served_image_results(client, path, args, prompts)
 
 
 entry = entry_point(main)

@@ -1,6 +1,6 @@
 """TensorRT engines from an export directory: one engine per graph of the contract, built from
-the manifest's graphs with optimisation profiles from its ``profiles``, written with the header
-of :mod:`.engine_file` (what ``rapsam-build`` runs).
+the manifest's graphs with optimisation profiles from its ``profiles``, written as plain plans
+with the JSON sidecar of :mod:`.engine_file` beside each (what ``rapsam-build`` runs).
 
 TensorRT is imported lazily (:func:`import_tensorrt`), so this module imports everywhere; every
 TensorRT call here is documented API of TensorRT 10.0 to 11.x. Networks are strongly typed,
@@ -26,7 +26,7 @@ from ..artifacts.export_dir import ExportDir
 from ..artifacts.files import write_atomic
 from ..errors import RapSamError
 from ..progress import Log, log_stderr
-from .engine_file import EngineHeader, default_engine_dir, engine_path, write_engine
+from .engine_file import EngineSidecar, default_engine_dir, engine_path, write_engine
 from .tensorrt_env import gpu_identity, import_tensorrt, load_plugin_library, tensorrt_logger
 
 AXES = ("B", "H", "W", "N", "T")
@@ -181,11 +181,11 @@ class BuildOptions:
 
 @dataclass
 class BuiltEngine:
-    """One engine written by :func:`build_engines`."""
+    """One engine written by :func:`build_engines`: its plan at ``path``, and its sidecar."""
 
     graph: str
     path: Path
-    header: EngineHeader
+    sidecar: EngineSidecar
     seconds: float
 
 
@@ -318,7 +318,7 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
                 "rerun with --verbose for TensorRT's full log; with --workspace, allow more",
             )
 
-    header = EngineHeader(
+    sidecar = EngineSidecar(
         tensorrt=trt.__version__,
         gpu_name=target.gpu_name,
         compute_capability=target.capability,
@@ -333,8 +333,8 @@ def build_engine(options: BuildOptions, target: _Target, graph: str, log: Log = 
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
     path = engine_path(options.engine_dir, graph)
-    header = write_engine(path, header, memoryview(serialized))
-    return BuiltEngine(graph, path, header, time.perf_counter() - start)
+    sidecar = write_engine(path, sidecar, memoryview(serialized))
+    return BuiltEngine(graph, path, sidecar, time.perf_counter() - start)
 
 
 def build_engines(options: BuildOptions, log: Log = log_stderr) -> list[BuiltEngine]:

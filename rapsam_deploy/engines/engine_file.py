@@ -1,47 +1,57 @@
-"""The engine file: a small metadata header in front of a serialized TensorRT engine.
+"""Engine files: a plain serialized TensorRT plan and, beside it, a JSON sidecar saying what it
+was built from and for.
 
-A TensorRT engine only runs with the TensorRT version and GPU architecture it was built with,
-and a plugin-variant engine only with the plugin library it was built against; deserialising
-it anywhere else fails deep inside TensorRT, or crashes. The header says what the engine was
-built from and for, so that :func:`read_engine` can refuse a mismatch with a message that names
-it and the rebuild command, before TensorRT sees a byte. Pure Python: importable and testable
-without TensorRT.
+The plan is exactly what ``build_serialized_network`` made, so ``trtexec --loadEngine``,
+Triton's ``tensorrt_plan`` platform, DeepStream and polygraphy load it as it is. But a plan only
+runs with the TensorRT version and GPU architecture it was built with, and a plugin-variant plan
+only with the plugin library it was built against; deserialising it anywhere else fails deep
+inside TensorRT, or crashes. The sidecar records all that (and the plan's size and sha256), so
+that :func:`read_engine` can refuse a mismatch with a message that names it and the rebuild
+command before TensorRT sees a byte. A plan without a sidecar (built elsewhere, e.g. by trtexec)
+is loaded with an :class:`UncheckedEngineWarning`: TensorRT's own check is all it gets. Pure
+Python: importable and testable without TensorRT.
 
-Layout: ``MAGIC`` (16 bytes), the header's length (uint32, little endian), the header (UTF-8
-JSON, :class:`EngineHeader`), then the engine exactly as ``build_serialized_network`` made it.
+Layout: ``ENGINE_DIR/decoder.plan`` (the plan) and ``ENGINE_DIR/decoder.plan.json`` (the
+sidecar, :class:`EngineSidecar` as JSON).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..artifacts.files import write_atomic
 from ..errors import RapSamError
 
-# PNG-style: a non-ASCII first byte and CR LF catch transfers in text mode, which mangle both.
-MAGIC = b"\x89RAPSAM-ENGINE\r\n"
-FORMAT = "rapsam-deploy/engine"
+FORMAT = "rapsam-deploy/engine-sidecar"
 FORMAT_VERSION = 1
-ENGINE_SUFFIX = ".engine"
-_LENGTH = struct.Struct("<I")
-_MAX_HEADER_BYTES = 1 << 20
+PLAN_SUFFIX = ".plan"
+SIDECAR_SUFFIX = ".json"
+# rapsam-deploy's old engine file, refused with the rebuild command: MAGIC, the header's length
+# (uint32), a JSON header, then the plan, in ENGINE_DIR/decoder.engine.
+OLD_MAGIC = b"\x89RAPSAM-ENGINE\r\n"
+OLD_SUFFIX = ".engine"
 
 
 class EngineFileError(RapSamError):
     """An engine file that is missing, damaged, or built for another setup than this one."""
 
 
+class UncheckedEngineWarning(UserWarning):
+    """A plan without a sidecar: nothing says what it was built for, so it is loaded unchecked."""
+
+
 @dataclass(frozen=True)
-class EngineHeader:
-    """What an engine was built from and for.
+class EngineSidecar:
+    """What a plan was built from and for.
 
     ``compute_capability`` is e.g. ``"sm_90"``; ``profile`` maps each input name to its
     optimisation profile ``{"min": [...], "opt": [...], "max": [...]}``; ``plugin_sha256`` is
-    the sha256 of ``librapsam_trt_plugin`` for plugin-variant engines, else ``None``.
+    the sha256 of ``librapsam_trt_plugin`` for plugin-variant plans, else ``None``;
+    ``plan_bytes`` and ``plan_sha256`` are the plan file's size and sha256.
     """
 
     tensorrt: str
@@ -56,8 +66,8 @@ class EngineHeader:
     profile: dict
     rapsam_deploy: str
     created: str
-    engine_bytes: int = 0
-    engine_sha256: str = ""
+    plan_bytes: int = 0
+    plan_sha256: str = ""
     format: str = FORMAT
     version: int = FORMAT_VERSION
 
@@ -91,142 +101,201 @@ def default_engine_dir(export_dir: str | Path, precision: str, variant: str) -> 
 
 
 def engine_path(engine_dir: str | Path, graph: str) -> Path:
-    """``ENGINE_DIR/decoder.engine``."""
-    return Path(engine_dir) / f"{graph}{ENGINE_SUFFIX}"
+    """The plan of ``graph``: ``ENGINE_DIR/decoder.plan``."""
+    return Path(engine_dir) / f"{graph}{PLAN_SUFFIX}"
 
 
-def write_engine(path: str | Path, header: EngineHeader, engine: bytes | memoryview) -> EngineHeader:
-    """Write ``header`` + ``engine`` to ``path`` atomically, filling in the engine's size and
-    sha256; returns the header as written."""
-    engine = memoryview(engine).cast("B")
-    header = EngineHeader(
-        **{**asdict(header), "engine_bytes": engine.nbytes, "engine_sha256": hashlib.sha256(engine).hexdigest()}
+def sidecar_path(plan: str | Path) -> Path:
+    """The sidecar of a plan: ``ENGINE_DIR/decoder.plan.json``."""
+    plan = Path(plan)
+    return plan.with_name(plan.name + SIDECAR_SUFFIX)
+
+
+def old_engine_path(plan: str | Path) -> Path:
+    """Where rapsam-deploy's old format kept the engine that ``plan`` replaces: ``ENGINE_DIR/decoder.engine``."""
+    return Path(plan).with_suffix(OLD_SUFFIX)
+
+
+def write_engine(path: str | Path, sidecar: EngineSidecar, plan: bytes | memoryview) -> EngineSidecar:
+    """Write ``plan`` to ``path`` and then its sidecar beside it, each atomically, with the plan's
+    size and sha256 filled in; returns the sidecar as written."""
+    plan = memoryview(plan).cast("B")
+    sidecar = EngineSidecar(
+        **{**asdict(sidecar), "plan_bytes": plan.nbytes, "plan_sha256": hashlib.sha256(plan).hexdigest()}
     )
-    blob = json.dumps(asdict(header), sort_keys=True).encode()
-    write_atomic(path, MAGIC + _LENGTH.pack(len(blob)) + blob, engine)
-    return header
+    write_atomic(path, plan)
+    # Last, so that a sidecar never describes a plan that is not (yet) there.
+    write_atomic(sidecar_path(path), json.dumps(asdict(sidecar), indent=2, sort_keys=True).encode() + b"\n")
+    return sidecar
 
 
-def _parse_header(path: Path, data: bytes) -> tuple[EngineHeader, int]:
-    """The header and the offset where the engine starts; errors for anything malformed."""
-    fix = "rebuild it with rapsam-build (engines are written only by rapsam-build, with a header)"
-    if not data.startswith(MAGIC):
-        raise EngineFileError(
-            f"{path} is not a rapsam-deploy engine file (no engine header: a bare TensorRT plan, e.g. "
-            "from trtexec, or another file)",
-            fix,
-        )
-    start = len(MAGIC) + _LENGTH.size
-    if len(data) < start:
-        raise EngineFileError(f"{path} is truncated ({len(data)} bytes, inside the header)", fix)
-    (length,) = _LENGTH.unpack_from(data, len(MAGIC))
-    if length > _MAX_HEADER_BYTES or len(data) < start + length:
-        raise EngineFileError(f"{path} is truncated or corrupt (its header length {length} does not fit)", fix)
+def _rebuild_fix(rebuild: str | None) -> str:
+    return f"rebuild it: {rebuild}" if rebuild else "rebuild it with rapsam-build"
+
+
+def _parse_sidecar(path: Path, data: bytes, rebuild: str | None) -> EngineSidecar:
+    """The sidecar in ``data`` (read from ``path``); errors for anything malformed."""
+    fix = _rebuild_fix(rebuild)
     try:
-        raw = json.loads(data[start : start + length])
+        raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise EngineFileError(f"{path} has a corrupt header ({err})", fix) from err
+        raise EngineFileError(f"{path} is a corrupt engine sidecar ({err})", fix) from err
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise EngineFileError(f"{path} has a corrupt header (not a {FORMAT} header)", fix)
+        raise EngineFileError(f"{path} is a corrupt engine sidecar (not a {FORMAT} file)", fix)
     if raw.get("version") != FORMAT_VERSION:
         raise EngineFileError(
-            f"{path} is an engine file of format version {raw.get('version')}; this rapsam-deploy reads "
+            f"{path} is an engine sidecar of format version {raw.get('version')}; this rapsam-deploy reads "
             f"version {FORMAT_VERSION}",
-            fix + " of this rapsam-deploy version",
+            f"use the rapsam-deploy that built it, or {fix}",
         )
-    known = {f.name for f in fields(EngineHeader)}
+    known = {f.name for f in fields(EngineSidecar)}
     if set(raw) != known:
         raise EngineFileError(
-            f"{path} has a corrupt header (fields missing: {sorted(known - set(raw))}, unknown: "
+            f"{path} is a corrupt engine sidecar (fields missing: {sorted(known - set(raw))}, unknown: "
             f"{sorted(set(raw) - known)})",
             fix,
         )
-    return EngineHeader(**raw), start + length
+    return EngineSidecar(**raw)
 
 
-def read_header(path: str | Path) -> EngineHeader:
-    """Only the header of an engine file (for listings); the engine bytes are not checked."""
-    path = Path(path)
-    with open(path, "rb") as f:
-        head = f.read(len(MAGIC) + _LENGTH.size + _MAX_HEADER_BYTES)
-    return _parse_header(path, head)[0]
+def _load_sidecar(plan: Path, rebuild: str | None) -> EngineSidecar | None:
+    path = sidecar_path(plan)
+    return _parse_sidecar(path, path.read_bytes(), rebuild) if path.is_file() else None
+
+
+def read_sidecar(plan: str | Path) -> EngineSidecar | None:
+    """The sidecar of ``plan`` (for listings), ``None`` if it has none; the plan is not read."""
+    return _load_sidecar(Path(plan), None)
 
 
 def _gpu_label(capability: str, name: str) -> str:
     return f"{capability} ({name})"
 
 
-def mismatches(header: EngineHeader, expect: EngineExpectation) -> list[str]:
-    """Each way in which ``header`` differs from ``expect``, as a sentence; empty if none."""
+def mismatches(sidecar: EngineSidecar, expect: EngineExpectation) -> list[str]:
+    """Each way in which ``sidecar`` differs from ``expect``, as a sentence; empty if none."""
     found = []
-    if header.tensorrt != expect.tensorrt:
-        found.append(f"built with TensorRT {header.tensorrt} but this is TensorRT {expect.tensorrt}")
-    if header.compute_capability != expect.compute_capability:
+    if sidecar.tensorrt != expect.tensorrt:
+        found.append(f"built with TensorRT {sidecar.tensorrt} but this is TensorRT {expect.tensorrt}")
+    if sidecar.compute_capability != expect.compute_capability:
         found.append(
-            f"built for {_gpu_label(header.compute_capability, header.gpu_name)} but this GPU is "
+            f"built for {_gpu_label(sidecar.compute_capability, sidecar.gpu_name)} but this GPU is "
             f"{_gpu_label(expect.compute_capability, expect.gpu_name)}"
         )
-    if (header.graph, header.precision, header.variant) != (expect.graph, expect.precision, expect.variant):
+    if (sidecar.graph, sidecar.precision, sidecar.variant) != (expect.graph, expect.precision, expect.variant):
         found.append(
-            f"it is the {header.precision} {header.variant}-variant {header.graph} engine, not the "
+            f"it is the {sidecar.precision} {sidecar.variant}-variant {sidecar.graph} engine, not the "
             f"{expect.precision} {expect.variant}-variant {expect.graph} one"
         )
-    if header.onnx_sha256 != expect.onnx_sha256:
+    if sidecar.onnx_sha256 != expect.onnx_sha256:
         found.append(
-            f"the ONNX graph changed since: the engine was built from {header.onnx_file} with sha256 "
-            f"{header.onnx_sha256[:12]}…, the export's manifest now says {expect.onnx_sha256[:12]}…"
+            f"the ONNX graph changed since: the engine was built from {sidecar.onnx_file} with sha256 "
+            f"{sidecar.onnx_sha256[:12]}…, the export's manifest now says {expect.onnx_sha256[:12]}…"
         )
-    if header.plugin_sha256 != expect.plugin_sha256 and header.variant == expect.variant:
+    if sidecar.plugin_sha256 != expect.plugin_sha256 and sidecar.variant == expect.variant:
         found.append(
             f"plugin library changed: the engine was built with librapsam_trt_plugin sha256 "
-            f"{(header.plugin_sha256 or 'none')[:12]}…, the loaded one has {(expect.plugin_sha256 or 'none')[:12]}…"
+            f"{(sidecar.plugin_sha256 or 'none')[:12]}…, the loaded one has {(expect.plugin_sha256 or 'none')[:12]}…"
         )
     return found
 
 
-def _missing(path: Path, expect: EngineExpectation) -> EngineFileError:
-    rebuild = rebuild_command(expect.export_dir, expect.precision, expect.variant, [expect.graph])
-    return EngineFileError(f"no TensorRT engine for {expect.graph} at {path}", f"build it: {rebuild}")
+def _rebuild(expect: EngineExpectation) -> str:
+    return rebuild_command(expect.export_dir, expect.precision, expect.variant, [expect.graph])
 
 
-def _check_built_for(path: Path, header: EngineHeader, expect: EngineExpectation) -> None:
-    found = mismatches(header, expect)
+def _old_format(path: Path, expect: EngineExpectation) -> EngineFileError:
+    return EngineFileError(
+        f"{path} is an engine in rapsam-deploy's old format (a header in front of the TensorRT plan), which this "
+        "rapsam-deploy no longer reads",
+        f"rebuild it with rapsam-build: {_rebuild(expect)}",
+    )
+
+
+def _unchecked(plan: Path) -> str:
+    return (
+        f"{plan} has no sidecar {sidecar_path(plan).name}: nothing says which TensorRT, GPU, plugin library and graph "
+        "it was built for (a plan built elsewhere, e.g. by trtexec), so it is loaded unchecked and TensorRT's own "
+        "compatibility check is all there is"
+    )
+
+
+def check_engine(path: str | Path, expect: EngineExpectation) -> EngineSidecar | None:
+    """The sidecar of the plan at ``path`` after checking that the plan was built for ``expect``;
+    ``None``, with an :class:`UncheckedEngineWarning`, for a plan without one (unless its first
+    bytes say it is in the old format). The plan is not read beyond those: cheap enough to check
+    every engine of an export up front."""
+    path = Path(path)
+    if not path.is_file():
+        if old_engine_path(path).is_file():
+            raise _old_format(old_engine_path(path), expect)
+        raise EngineFileError(f"no TensorRT engine for {expect.graph} at {path}", f"build it: {_rebuild(expect)}")
+    sidecar = _load_sidecar(path, _rebuild(expect))
+    if sidecar is None:
+        with open(path, "rb") as f:
+            if f.read(len(OLD_MAGIC)) == OLD_MAGIC:
+                raise _old_format(path, expect)
+        # Always from this line: Python's default filter then warns once per plan, not once per check.
+        warnings.warn(_unchecked(path), UncheckedEngineWarning, stacklevel=1)
+        return None
+    found = mismatches(sidecar, expect)
     if found:
-        rebuild = rebuild_command(expect.export_dir, expect.precision, expect.variant, [expect.graph])
-        raise EngineFileError(f"{path} cannot run here: " + "; ".join(found), f"rebuild it: {rebuild}")
+        raise EngineFileError(f"{path} cannot run here: " + "; ".join(found), f"rebuild it: {_rebuild(expect)}")
+    return sidecar
 
 
-def check_engine(path: str | Path, expect: EngineExpectation) -> EngineHeader:
-    """The header of ``path`` after checking that it was built for ``expect`` (the engine bytes
-    are not read: cheap enough to check every engine of an export up front)."""
+def read_engine(path: str | Path, expect: EngineExpectation) -> tuple[EngineSidecar | None, memoryview]:
+    """The sidecar (``None`` for a plan without one, with an :class:`UncheckedEngineWarning`) and
+    the plan at ``path``, after checking that the plan is the one its sidecar describes (size and
+    sha256) and was built for ``expect``; one :class:`EngineFileError` otherwise, naming every
+    difference and the rebuild command. Nothing is deserialised here."""
     path = Path(path)
-    if not path.is_file():
-        raise _missing(path, expect)
-    header = read_header(path)
-    _check_built_for(path, header, expect)
-    return header
+    sidecar = check_engine(path, expect)
+    plan = memoryview(path.read_bytes())
+    if sidecar is None:
+        return None, plan
+    fix = f"rebuild it: {_rebuild(expect)}"
+    name = sidecar_path(path).name
+    if plan.nbytes != sidecar.plan_bytes:
+        raise EngineFileError(
+            f"{path} is truncated or was replaced: its sidecar {name} says {sidecar.plan_bytes} bytes, the file has "
+            f"{plan.nbytes}",
+            fix,
+        )
+    if hashlib.sha256(plan).hexdigest() != sidecar.plan_sha256:
+        raise EngineFileError(
+            f"{path} is corrupt or was replaced: its sha256 differs from the one its sidecar {name} recorded", fix
+        )
+    return sidecar, plan
 
 
-def read_engine(path: str | Path, expect: EngineExpectation) -> tuple[EngineHeader, memoryview]:
-    """The header and the serialized engine of ``path``, after checking that the file is whole
-    and the engine was built for ``expect``; one :class:`EngineFileError` otherwise, naming
-    every difference and the rebuild command. Nothing is deserialised here."""
-    path = Path(path)
-    if not path.is_file():
-        raise _missing(path, expect)
-    rebuild = rebuild_command(expect.export_dir, expect.precision, expect.variant, [expect.graph])
-    data = path.read_bytes()
-    header, offset = _parse_header(path, data)
-    engine = memoryview(data)[offset:]
-    if engine.nbytes != header.engine_bytes:
-        raise EngineFileError(
-            f"{path} is truncated: its header says {header.engine_bytes} engine bytes, the file has {engine.nbytes}",
-            f"rebuild it: {rebuild}",
+def check_engine_dir(engine_dir: str | Path, expects: list[EngineExpectation]) -> None:
+    """Refuse ``engine_dir`` if the plan of any graph of ``expects`` (one export, precision and
+    variant) is missing, with one error that names them all (and those still in the old format)
+    and the one command that builds them."""
+    engine_dir = Path(engine_dir)
+    missing = [e.graph for e in expects if not engine_path(engine_dir, e.graph).is_file()]
+    if not missing:
+        return
+    old = [p.name for p in (old_engine_path(engine_path(engine_dir, g)) for g in missing) if p.is_file()]
+    note = f" ({', '.join(old)}: rapsam-deploy's old engine format, no longer read)" if old else ""
+    first = expects[0]
+    raise EngineFileError(
+        f"no TensorRT engines for {', '.join(missing)} in {engine_dir}{note}",
+        "build them: " + rebuild_command(first.export_dir, first.precision, first.variant, missing),
+    )
+
+
+def refused_by_tensorrt(
+    path: str | Path, expect: EngineExpectation, sidecar: EngineSidecar | None, why: str
+) -> EngineFileError:
+    """The error for a plan that TensorRT would not deserialise; ``why`` is where TensorRT's own
+    messages are."""
+    if sidecar is None:
+        what = (
+            f"TensorRT refused {path}, a plan without a sidecar: it was probably built by another TensorRT version "
+            f"or for another GPU ({why})"
         )
-    if hashlib.sha256(engine).hexdigest() != header.engine_sha256:
-        raise EngineFileError(
-            f"{path} is corrupt: the engine's sha256 differs from the one its header recorded",
-            f"rebuild it: {rebuild}",
-        )
-    _check_built_for(path, header, expect)
-    return header, engine
+    else:
+        what = f"TensorRT could not deserialise the {expect.graph} engine {path} ({why})"
+    return EngineFileError(what, f"rebuild it: {_rebuild(expect)}")

@@ -29,10 +29,11 @@ from ..model.precision import half_precision
 from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
+from .polygraphy_data import POLYGRAPHY_DIR, require_polygraphy, write_polygraphy_data
 from .simplify import simplify
 from .tensorrt_ops import unsupported_ops
 from .tracing import example_inputs
-from .validate import THRESHOLDS, ArtifactParity, reference_cases, validate_files
+from .validate import THRESHOLDS, ArtifactParity, Case, reference_cases, validate_files
 
 _PROBE_SIZE = (64, 96)
 _PROBE_QUERIES = 5
@@ -59,6 +60,7 @@ class ExportOptions:
     precisions: tuple[str, ...] = ("fp32",)
     deform_conv: str = "op"
     validate: bool = True
+    polygraphy: bool = False  # write polygraphy/<graph>.inputs.json and .reference.json (needs polygraphy)
     force: bool = False
     seed: int = 0
 
@@ -95,6 +97,8 @@ def check_options(options: ExportOptions) -> None:
     for precision in options.precisions:
         if precision not in contract.PRECISIONS:
             raise RapSamError(f"unknown precision {precision!r}", f"use one of {contract.PRECISIONS}")
+    if options.polygraphy:
+        require_polygraphy()
 
 
 def _form(graph: str, variant: str, precision: str) -> tuple[str, str]:
@@ -284,11 +288,11 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
             "shape": list(model.object_queries.shape),
         }
 
+        cases = _reference_cases(model, options, log)
         parity: dict[str, ArtifactParity] = {}
         if options.validate:
             step = time.perf_counter()
             log(f"validating with ONNX Runtime (CPU) against PyTorch at {options.image_size} and a second size ...")
-            cases = reference_cases(model, options.image_size)
             files = [(b.graph, b.precision, staging / f) for f, b in built.items()]
             reports = validate_files(files, cases, log)
             parity = {r.file: r for r in reports}
@@ -303,9 +307,24 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
             "thresholds": {p: asdict(t) for p, t in THRESHOLDS.items()},
             "shared_weights": _shared_weights(built, options),
         }
+        if options.polygraphy:
+            validation["polygraphy"] = write_polygraphy_data(cases, staging)
+            log(f"wrote {POLYGRAPHY_DIR}/<graph>.inputs.json and .reference.json for polygraphy run")
         write_manifest(_manifest(model, options, artifacts, validation, queries), staging)
     log(f"wrote {output} ({time.perf_counter() - start:.1f} s)")
     return read_manifest(output)
+
+
+def _reference_cases(model: RapSam, options: ExportOptions, log: Callable[[str], None]) -> list[Case]:
+    """The validation cases with PyTorch's outputs, computed once for the validation and the
+    polygraphy files; none when neither is asked for."""
+    if not (options.validate or options.polygraphy):
+        return []
+    step = time.perf_counter()
+    cases = reference_cases(model, options.image_size)
+    purpose = "" if options.validate else ", for the polygraphy files only (--no-validate)"
+    log(f"PyTorch reference outputs of {len(cases)} cases{purpose} ({time.perf_counter() - step:.1f} s)")
+    return cases
 
 
 def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict) -> list[Artifact]:

@@ -75,24 +75,37 @@ def prompt_boxes(points, boxes, meta: ImageMeta) -> np.ndarray:
     return np.concatenate([from_points, from_boxes]) / (img_w, img_h, img_w, img_h)
 
 
+@dataclass
+class EncodedImage:
+    """What ``set_image`` computes once per image: the features [1,C,Hf,Wf] and where the
+    image's pixels went. Keep several to switch between images without encoding them again."""
+
+    features: torch.Tensor
+    meta: ImageMeta
+
+
 class PromptPredictor:
     """Interactive segmentation with point and box prompts (SAM-style API)."""
 
     def __init__(self, runtime: Runtime, resize: ResizePolicy | None = None) -> None:
         self.runtime = runtime
         self.resize = resize or ResizePolicy(COCO_SCALE)
-        self._features: torch.Tensor | None = None
-        self._meta: ImageMeta | None = None
+        self._image: EncodedImage | None = None
 
-    def set_image(self, image: np.ndarray) -> None:
+    def set_image(self, image: np.ndarray) -> EncodedImage:
         """Encode an RGB uint8 [H,W,3] image once for the prompts that follow."""
         batch, (meta,) = preprocess([image], self.resize)
-        self.encode(batch.to(self.runtime.backend.device), meta)
+        return self.encode(batch.to(self.runtime.backend.device), meta)
 
-    def encode(self, batch: torch.Tensor, meta: ImageMeta) -> None:
+    def encode(self, batch: torch.Tensor, meta: ImageMeta) -> EncodedImage:
         """The encoder graph on a pre-processed image [1,3,Hp,Wp]."""
-        (self._features,) = self.runtime.backend.call(contract.ENCODER, batch)
-        self._meta = meta
+        (features,) = self.runtime.backend.call(contract.ENCODER, batch)
+        return self.use_image(EncodedImage(features, meta))
+
+    def use_image(self, encoded: EncodedImage) -> EncodedImage:
+        """Prompt an image encoded before (what ``set_image`` returned) from now on."""
+        self._image = encoded
+        return encoded
 
     def predict(self, points=None, boxes=None) -> PromptPrediction:
         """``points`` [P,2] (x, y) and/or ``boxes`` [Q,4] (x1, y1, x2, y2), original pixels."""
@@ -100,9 +113,9 @@ class PromptPredictor:
 
     def prompts(self, points=None, boxes=None) -> torch.Tensor:
         """Pre-processing of prompts: [1,N,4] normalised boxes on the backend's device."""
-        if self._features is None:
+        if self._image is None:
             raise RapSamError("no image set", "call set_image(image) first")
-        boxes = torch.from_numpy(prompt_boxes(points, boxes, self._meta)).float()[None]
+        boxes = torch.from_numpy(prompt_boxes(points, boxes, self._image.meta)).float()[None]
         return boxes.to(self.runtime.backend.device)
 
     def infer(self, normalised: torch.Tensor) -> PromptMasks:
@@ -112,12 +125,13 @@ class PromptPredictor:
         kinds = torch.full((1, count), contract.PROMPT_KIND_DEFAULT, dtype=torch.int64, device=backend.device)
         (queries,) = backend.call(contract.PROMPT_ENCODER, normalised, kinds)
         attn_mask = ~torch.eye(count, dtype=torch.bool, device=backend.device)
-        kernels, _, _, _ = backend.call(contract.DECODER, self._features, queries, attn_mask)
-        return PromptMasks(*backend.call(contract.ADAPTER_PROMPT, self._features, kernels))
+        features = self._image.features
+        kernels, _, _, _ = backend.call(contract.DECODER, features, queries, attn_mask)
+        return PromptMasks(*backend.call(contract.ADAPTER_PROMPT, features, kernels))
 
     def finish(self, adapted: PromptMasks) -> PromptPrediction:
         """Post-processing: masks at the original size, best predicted IoU first."""
         iou = adapted.iou[0, :, 0].float().cpu()
         order = iou.argsort(descending=True)
-        masks = upsample_masks(adapted.mask_logits[0][order], self._meta) > 0
+        masks = upsample_masks(adapted.mask_logits[0][order], self._image.meta) > 0
         return PromptPrediction(masks.cpu().numpy(), iou[order].numpy(), order.numpy())

@@ -10,10 +10,11 @@ import numpy as np
 
 from ..artifacts.files import write_atomic
 from .panoptic import PanopticPrediction
-from .postprocess import Instances
+from .postprocess import Instances, panoptic_png
 from .prompt import PromptPrediction
 from .rle import mask_rle
 from .video import FramePrediction
+from .visualize import overlay
 
 
 def write_json(path: Path, value: dict) -> None:
@@ -69,3 +70,23 @@ def prompt_json(prediction: PromptPrediction) -> dict:
 
 def frame_json(index: int, frame: FramePrediction, names: tuple[str, ...]) -> dict:
     return {"frame": index, "instances": instances_json(frame.instances, names, frame.track_ids)}
+
+
+def write_panoptic(stem: Path, image: np.ndarray, source: str, id_map: np.ndarray, result: dict) -> None:
+    """One image's panoptic results, from its id map [H,W] and :func:`panoptic_json` (computed
+    here or by a server): ``STEM.json`` ({"image": source, ...}), ``STEM_panoptic.png`` (COCO
+    panoptic colours) and the overlay ``STEM.png``."""
+    segments = result["segments_info"]
+    masks = np.stack([id_map == s["id"] for s in segments]) if segments else np.zeros((0, *id_map.shape), bool)
+    drawn = overlay(image, masks, [s["name"] for s in segments], [s["category_id"] for s in segments])
+    write_png(stem.with_name(f"{stem.name}_panoptic.png"), panoptic_png(id_map))
+    write_json(stem.with_suffix(".json"), {"image": source, **result})
+    write_png(stem.with_suffix(".png"), drawn)
+
+
+def write_prompt(stem: Path, image: np.ndarray, source: str, prediction: PromptPrediction) -> None:
+    """One image's prompt masks: ``STEM.json`` and the overlay ``STEM.png`` (masks labelled
+    with their predicted IoU)."""
+    drawn = overlay(image, prediction.masks, [f"{i:.2f}" for i in prediction.iou], list(prediction.prompts))
+    write_json(stem.with_suffix(".json"), {"image": source, **prompt_json(prediction)})
+    write_png(stem.with_suffix(".png"), drawn)

@@ -1,6 +1,6 @@
 // rapsam::Segmenter: RAP-SAM's TensorRT engines (rapsam-build) in an application.
 //
-//   rapsam::Segmenter segmenter("exports/r18");                  // engines/fp16-standard/*.engine
+//   rapsam::Segmenter segmenter("exports/r18");                  // engines/fp32-standard/*.plan
 //   rapsam::PanopticPrediction result = segmenter.panoptic(image);
 //   segmenter.set_image(image);                                    // the encoder runs once
 //   rapsam::PromptPrediction masks = segmenter.prompt({{320, 240}}, {{10, 20, 200, 300}});
@@ -26,7 +26,7 @@
 namespace rapsam {
 
 struct SegmenterOptions {
-    std::string precision = "fp16";    // fp16 | fp32 engines (I/O is fp32 either way)
+    std::string precision = "fp32";    // fp32 | fp16 engines (I/O is fp32 either way)
     std::string variant = "standard";  // standard | plugin (loads librapsam_trt_plugin)
     std::filesystem::path engine_dir;  // default: EXPORT_DIR/engines/<precision>-<variant>
     // Default: $RAPSAM_PLUGIN_DIR/librapsam_trt_plugin.so, else the one beside librapsam.
@@ -38,8 +38,9 @@ struct SegmenterOptions {
 
 class RAPSAM_EXPORT Segmenter {
 public:
-    // Reads the manifest and checks every engine's header against this TensorRT, GPU, plugin
-    // library and export; each engine is deserialised on first use.
+    // Reads the manifest and checks every plan's sidecar against this TensorRT, GPU, plugin
+    // library and export (a plan without one, built elsewhere, is loaded with a warning on
+    // stderr); each engine is deserialised on first use.
     explicit Segmenter(const std::filesystem::path& export_dir, const SegmenterOptions& options = {});
     ~Segmenter();
     Segmenter(Segmenter&&) noexcept;

@@ -41,15 +41,11 @@ nvinfer1::DataType trt_dtype(const std::string& dtype) {
 
 }  // namespace
 
-Engine::Engine(nvinfer1::IRuntime& runtime, const EngineFile& file, const contract::GraphSpec& spec,
-               std::string rebuild)
-    : spec_(spec), rebuild_(std::move(rebuild)) {
-    engine_.reset(runtime.deserializeCudaEngine(file.engine.data(), file.engine.size()));
-    if (!engine_) {
-        throw Error("TensorRT could not deserialise the " + spec_.name +
-                        " engine (TensorRT: " + tensorrt_logger().last_error() + ")",
-                    "rebuild it: " + rebuild_);
-    }
+Engine::Engine(nvinfer1::IRuntime& runtime, const EngineFile& file, const EngineExpectation& expect,
+               const contract::GraphSpec& spec)
+    : spec_(spec), rebuild_(rebuild_command(expect.export_dir, expect.precision, expect.variant, {expect.graph})) {
+    engine_.reset(runtime.deserializeCudaEngine(file.plan.data(), file.plan.size()));
+    if (!engine_) throw refused_by_tensorrt(file, expect, "TensorRT: " + tensorrt_logger().last_error());
     check_tensors();
     context_.reset(engine_->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
     if (!context_) {

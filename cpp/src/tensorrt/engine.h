@@ -1,4 +1,4 @@
-// One graph's TensorRT engine: deserialised from a checked engine file, its tensors checked
+// One graph's TensorRT engine: deserialised from a checked plan, its tensors checked
 // against the contract, one execution context whose activation memory the caller provides
 // (so that the engines of a Segmenter, which run one after another on one stream, share it).
 #ifndef RAPSAM_SRC_TENSORRT_ENGINE_H
@@ -26,8 +26,9 @@ struct DeviceTensor {
 
 class Engine {
 public:
-    // `rebuild` is the rapsam-build command that errors suggest.
-    Engine(nvinfer1::IRuntime& runtime, const EngineFile& file, const contract::GraphSpec& spec, std::string rebuild);
+    // `file` is the checked plan of `expect`, whose rapsam-build command errors suggest.
+    Engine(nvinfer1::IRuntime& runtime, const EngineFile& file, const EngineExpectation& expect,
+           const contract::GraphSpec& spec);
 
     // Set the input shapes (when they changed; outputs are checked against the shapes
     // output_shapes() gives) and return the bytes of activation memory they need: sized for the

@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,7 +68,6 @@ public:
     Manifest manifest;
 
 private:
-    std::string rebuild(const std::vector<std::string>& graphs) const;
     void check_engines();
     detail::Engine& engine(const std::string& graph);
     DeviceTensor upload(const std::string& key, const void* host, const Shape& shape, std::size_t element_size);
@@ -140,32 +140,24 @@ Segmenter::Impl::~Impl() {
     cudaStreamSynchronize(stream_->get());
 }
 
-std::string Segmenter::Impl::rebuild(const std::vector<std::string>& graphs) const {
-    return rebuild_command(export_dir_.string(), options_.precision, options_.variant, graphs);
-}
-
-// Every engine's header up front, so that a wrong engine fails here rather than mid-call.
+// Every engine's sidecar up front, so that a wrong engine fails here rather than mid-call; a plan
+// without a sidecar (built elsewhere) is loaded with a warning on stderr, as Python warns.
 void Segmenter::Impl::check_engines() {
-    std::vector<std::string> missing;
-    std::string names;
+    std::vector<EngineExpectation> expects;  // in the contract's order, as Python names them
+    for (const contract::GraphSpec& spec : contract::graphs()) expects.push_back(expect_.at(spec.name));
+    check_engine_dir(engine_dir_, expects);
     for (const auto& [graph, expect] : expect_) {
-        if (!std::filesystem::is_regular_file(engine_path(engine_dir_, graph))) {
-            missing.push_back(graph);
-            names += (names.empty() ? "" : ", ") + graph;
-        }
+        const EngineProvenance provenance = check_engine_file(engine_path(engine_dir_, graph), expect);
+        if (!provenance.warning.empty()) std::cerr << "rapsam: warning: " << provenance.warning << std::endl;
     }
-    if (!missing.empty()) {
-        throw EngineFileError("no TensorRT engines for " + names + " in " + engine_dir_.string(),
-                              "build them: " + rebuild(missing));
-    }
-    for (const auto& [graph, expect] : expect_) check_engine_file(engine_path(engine_dir_, graph), expect);
 }
 
 detail::Engine& Segmenter::Impl::engine(const std::string& graph) {
     auto found = engines_.find(graph);
     if (found == engines_.end()) {
-        const EngineFile file = read_engine_file(engine_path(engine_dir_, graph), expect_.at(graph));
-        auto loaded = std::make_unique<detail::Engine>(*runtime_, file, contract::graph(graph), rebuild({graph}));
+        const EngineExpectation& expect = expect_.at(graph);
+        const EngineFile file = read_engine_file(engine_path(engine_dir_, graph), expect);
+        auto loaded = std::make_unique<detail::Engine>(*runtime_, file, expect, contract::graph(graph));
         found = engines_.emplace(graph, std::move(loaded)).first;
     }
     return *found->second;
