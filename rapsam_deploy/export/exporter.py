@@ -25,7 +25,7 @@ from ..model import RapSam, build_model, set_deform_impl
 from ..model.deform_conv import DEFORM_IMPLS
 from ..model.graphs import FUSED_GRAPHS, GRAPH_MODULES
 from ..model.kernel_updator import set_fused_impl
-from ..model.precision import half_precision
+from ..model.precision import FP32_GRAPHS, half_precision
 from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
@@ -37,9 +37,6 @@ from .validate import THRESHOLDS, ArtifactParity, Case, reference_cases, validat
 
 _PROBE_SIZE = (64, 96)
 _PROBE_QUERIES = 5
-_FP32_ONLY = {
-    contract.PROMPT_ENCODER.name: "computes in fp32: [B,N,4] -> [B,N,256] costs nothing and its sine code needs fp32"
-}
 
 
 class ExportValidationError(RapSamError):
@@ -103,8 +100,8 @@ def check_options(options: ExportOptions) -> None:
 
 def _form(graph: str, variant: str, precision: str) -> tuple[str, str]:
     """The (variant, precision) of the file that serves ``graph`` in that form: graphs without a
-    fused op have no plugin form, those in ``_FP32_ONLY`` no fp16 form."""
-    return (variant if graph in FUSED_GRAPHS else "standard", "fp32" if graph in _FP32_ONLY else precision)
+    fused op have no plugin form, those in ``FP32_GRAPHS`` no fp16 form."""
+    return (variant if graph in FUSED_GRAPHS else "standard", "fp32" if graph in FP32_GRAPHS else precision)
 
 
 def artifact_file(graph: str, variant: str, precision: str) -> str:
@@ -334,7 +331,7 @@ def _artifacts(options: ExportOptions, built: dict[str, _Built], parity: dict) -
         file_variant, file_precision = _form(spec.name, variant, precision)
         notes = []
         if file_precision != precision:
-            notes.append(_FP32_ONLY[spec.name])
+            notes.append(FP32_GRAPHS[spec.name])
         if file_variant != variant:
             notes.append("no fused op in this graph: same file as the standard variant")
         artifacts.append(

@@ -21,7 +21,7 @@ class ContractGraph(nn.Module):
     def __init__(self, model: RapSam) -> None:
         super().__init__()
         self.model = model
-        self.dtype = model.panoptic_head.pos_linear.weight.dtype
+        self.dtype = model.compute_dtype
 
     def inputs(self, *tensors: Tensor) -> list[Tensor]:
         return [t.to(self.dtype) if t.is_floating_point() else t for t in tensors]

@@ -63,6 +63,11 @@ class RapSam(nn.Module):
         """The learned object queries [N,C] (N = 100 in the official model)."""
         return self.panoptic_head.kernels.weight
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """float16 in a ``precision.half_precision`` copy (outside its fp32 islands), else float32."""
+        return self.object_queries.dtype
+
     # ---- one entry point per graph of the contract -------------------------------------
     def forward_encoder(self, image: Tensor) -> Tensor:
         """``encoder``: image [B,3,H,W] RGB 0..255 (H, W multiples of 32) -> features [B,C,H/4,W/4]."""
