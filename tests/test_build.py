@@ -55,7 +55,7 @@ def test_flops_per_part(r18):
     report = flop_counts(r18, (64, 96), num_prompts=2)
     assert all(value > 0 for value in report.flops.values()), report.flops
     assert report.panoptic > report.flops["backbone"] > report.flops["neck"]
-    # The deformable convolution's registered count equals what its decomposition's matmul counts.
+    # The deformable convolution's registered count equals what its decomposition's 1x1 convolution counts.
     set_deform_impl(r18, "decomposed")
     try:
         decomposed = flop_counts(r18, (64, 96), num_prompts=2)

@@ -277,7 +277,7 @@ def test_failed_validation_writes_nothing_and_keeps_the_old_export(tmp_path, mon
     output = tmp_path / "out"
     output.mkdir()
     (output / "manifest.json").write_text("{}")
-    impossible = validate_module.Threshold(max_rel=0.0, sign_agreement=1.01)
+    impossible = validate_module.Threshold(max_rel=0.0, sign_agreement=1.01, hard_mask_flips=0.0)
     monkeypatch.setitem(validate_module.THRESHOLDS, "fp32", impossible)
     with pytest.raises(ExportValidationError, match="nothing was written"):
         export_model(output=output, image_size=(64, 64), force=True, log=lambda _: None)

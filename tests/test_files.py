@@ -4,11 +4,14 @@ gives (a server running as another user must be able to read an export or an eng
 from __future__ import annotations
 
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
 from rapsam_deploy.artifacts import files
+from rapsam_deploy.errors import RapSamError
 
 
 @pytest.fixture
@@ -39,3 +42,42 @@ def test_a_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError), files.staged_directory(tmp_path / "export", force=False):
         raise RuntimeError("export failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folders_are_checked_before_any_work_and_the_check_leaves_nothing(tmp_path):
+    files.check_writable(tmp_path / "runs" / "infer")  # made later, by the first write
+    files.check_output(tmp_path / "export", force=False)
+    (tmp_path / "done").mkdir()
+    files.check_output(tmp_path / "done", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done"]
+    (tmp_path / "file.txt").write_text("a file")
+    with pytest.raises(RapSamError, match=r"file.txt is not a writable directory \(it is a file\)"):
+        files.check_writable(tmp_path / "file.txt" / "out")
+    with pytest.raises(RapSamError, match=r"already exists(.|\n)*--force"):
+        files.check_output(tmp_path / "done", force=False)
+    with pytest.raises(RapSamError, match=r"file.txt exists and is not a directory(.|\n)*--out"):
+        files.check_output(tmp_path / "file.txt", force=True, what="--out")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_nobody_can_write_in_is_refused_even_for_root():
+    # Permission bits would say yes to root; only trying tells.
+    with pytest.raises(RapSamError, match="cannot write /proc/out: /proc is not a writable directory"):
+        files.check_writable(Path("/proc/out"))
+
+
+def test_input_files_are_checked_before_any_work(tmp_path):
+    (tmp_path / "model.pth").write_bytes(b"PK\x03\x04rest")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    assert files.check_input_file(tmp_path / "model.pth", "--checkpoint", head=4) == b"PK\x03\x04"
+    for name, message in {"missing.pth": "does not exist", "empty.pth": "is empty", ".": "is not a file"}.items():
+        with pytest.raises(RapSamError, match=f"--checkpoint .*{message}"):
+            files.check_input_file(tmp_path / name, "--checkpoint")
+
+
+def test_only_this_module_makes_temporary_files_or_sets_modes():
+    # mkstemp and mkdtemp make owner-only files and folders; files.py gives them the umask's mode.
+    package = Path(files.__file__).parents[1]
+    pattern = re.compile(r"mkstemp|mkdtemp|chmod\(")
+    offenders = [p for p in package.rglob("*.py") if p != Path(files.__file__) and pattern.search(p.read_text())]
+    assert offenders == []

@@ -35,6 +35,7 @@ NOT_TENSOR_NAMES = {
     ("eval/runner.py", "image"),  # the progress bar's unit
     ("eval/coco_panoptic.py", "image"),  # what a missing file is, in its error
     ("eval/coco_instances.py", "image"),
+    ("predict/preprocess.py", "image"),  # what a missing file is, in its error
     ("bench/report.py", "iou"),  # a suffix of parity figures' names
     ("cli/build.py", "queries"),  # --profile-queries
     ("plugins/abi.py", "queries"),  # the C ABI's shape struct

@@ -30,6 +30,35 @@ bool truncated(const std::vector<std::uint8_t>& data) {
     return false;
 }
 
+// The formats the demo reads, by their first bytes. OpenCV's other decoders are not offered:
+// Debian's OpenCV reads DICOM through GDCM, whose assert() aborts the process on a malformed
+// file (found by cpp/fuzz: 134 bytes with "DICM" at offset 128).
+bool known_format(const std::vector<std::uint8_t>& data) {
+    const auto has = [&](std::size_t at, const char* magic, std::size_t size) {
+        return data.size() >= at + size && std::memcmp(data.data() + at, magic, size) == 0;
+    };
+    return has(0, "\xff\xd8\xff", 3) || has(0, "\x89PNG\r\n\x1a\n", 8) || has(0, "II*\0", 4) ||
+           has(0, "MM\0*", 4) || has(0, "II+\0", 4) || has(0, "MM\0+", 4) || has(0, "BM", 2) ||
+           (has(0, "RIFF", 4) && has(8, "WEBP", 4));
+}
+
+// IMREAD_COLOR applies EXIF orientation and maps 16-bit, gray and RGBA to 8-bit BGR. OpenCV
+// reports most bad files with an empty result but asserts, as the Python runtime's load_image
+// says, on a header that asks for more pixels than it decodes.
+cv::Mat decode_bgr(const std::vector<std::uint8_t>& data, const std::string& name, const char* formats) {
+    try {
+        return cv::imdecode(data, cv::IMREAD_COLOR);
+    } catch (const cv::Exception& error) {
+        std::string detail = error.what();
+        detail.erase(detail.find_last_not_of('\n') + 1);
+        detail.erase(0, detail.find_last_of('\n') + 1);
+        if (detail.find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos) {
+            detail = "its header says more pixels than OpenCV decodes (2^30, or $OPENCV_IO_MAX_IMAGE_PIXELS)";
+        }
+        throw Error(name + " cannot be decoded: " + detail, formats);
+    }
+}
+
 }  // namespace
 
 RgbImage decode_image(const std::vector<std::uint8_t>& data, const std::string& name) {
@@ -37,20 +66,25 @@ RgbImage decode_image(const std::vector<std::uint8_t>& data, const std::string& 
     if (data.empty()) throw Error(name + " is empty", formats);
     if (truncated(data))
         throw Error(name + " is truncated (the file ends before the image does)", "copy or download it again");
-    // IMREAD_COLOR applies EXIF orientation and maps 16-bit, gray and RGBA to 8-bit BGR.
-    const cv::Mat bgr = cv::imdecode(data, cv::IMREAD_COLOR);
-    if (bgr.empty()) throw Error(name + " cannot be decoded as an image (corrupt, truncated or not an image)", formats);
+    const std::string undecodable = name + " cannot be decoded as an image (corrupt, truncated or not an image)";
+    if (!known_format(data)) throw Error(undecodable, formats);
+    const cv::Mat bgr = decode_bgr(data, name, formats);
+    if (bgr.empty()) throw Error(undecodable, formats);
     RgbImage image{bgr.rows, bgr.cols, std::vector<std::uint8_t>(static_cast<std::size_t>(bgr.rows) * bgr.cols * 3)};
     cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, image.pixels.data());
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     return image;
 }
 
+// The Python runtime's check_input_file (rapsam_deploy/artifacts/files.py), in its words.
 RgbImage load_image(const std::filesystem::path& path) {
-    if (!std::filesystem::is_regular_file(path))
-        throw Error("image " + path.string() + " does not exist", "check the path");
+    const std::string what = "image " + path.string();
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) throw Error(what + " does not exist", "check the path");
+    if (!std::filesystem::is_regular_file(path, error)) throw Error(what + " is not a file", "pass a file");
     std::ifstream file(path, std::ios::binary);
     const std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (data.empty()) throw Error(what + " is empty", "copy or download it again");
     return decode_image(data, path.string());
 }
 

@@ -21,7 +21,8 @@ struct RgbImage {
     ImageView view() const { return {pixels.data(), width, height, 0}; }
 };
 
-// rapsam::Error for a missing, empty, truncated or undecodable file.
+// rapsam::Error for a missing, empty, truncated or undecodable file, or one that is not a JPEG,
+// PNG, TIFF, BMP or WebP image (by its first bytes).
 RgbImage load_image(const std::filesystem::path& path);
 
 // The same from the file's bytes (`name` says where they came from in errors).

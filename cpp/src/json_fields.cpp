@@ -14,7 +14,26 @@ std::string join(const std::vector<std::string>& names) {
     for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
     return "[" + text + "]";
 }
+
+// Thrown from the parser's callback to stop at the first level too deep.
+struct TooDeep {};
+
 }  // namespace
+
+std::optional<nlohmann::json> parse_json(std::string_view text, std::string& error) {
+    const auto limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxJsonDepth) throw TooDeep{};
+        return true;
+    };
+    try {
+        return nlohmann::json::parse(text.begin(), text.end(), limit_depth);
+    } catch (const nlohmann::json::exception& failure) {  // parse_error, or out_of_range for 1e400
+        error = failure.what();
+    } catch (const TooDeep&) {
+        error = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    }
+    return std::nullopt;
+}
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string source, std::string where)
     : object_(object), source_(std::move(source)), where_(std::move(where)) {

@@ -7,10 +7,20 @@
 #include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rapsam::detail {
+
+// Manifests and sidecars nest a few levels; nlohmann::json copies, compares and prints values
+// with a stack frame a level, so a file nested 50000 deep (100 KB) overflowed the stack.
+constexpr int kMaxJsonDepth = 100;
+
+// `text` parsed as JSON, or none with `error` saying why: malformed, a number beyond double
+// (1e400), or nested deeper than kMaxJsonDepth.
+std::optional<nlohmann::json> parse_json(std::string_view text, std::string& error);
 
 class JsonFields {
 public:

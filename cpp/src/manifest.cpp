@@ -214,13 +214,10 @@ const Artifact& Manifest::artifact(const std::string& graph, const std::string& 
 }
 
 Manifest parse_manifest(const std::string& text, const std::filesystem::path& export_dir, const std::string& source) {
-    json data;
-    try {
-        data = json::parse(text);
-    } catch (const json::parse_error& error) {
-        throw ManifestError(source + " is not valid JSON (" + error.what() + ")", "re-export the directory");
-    }
-    return read_fields(data, export_dir, source);
+    std::string error;
+    const std::optional<json> data = detail::parse_json(text, error);
+    if (!data) throw ManifestError(source + " is not valid JSON (" + error + ")", "re-export the directory");
+    return read_fields(*data, export_dir, source);
 }
 
 Manifest read_manifest(const std::filesystem::path& export_dir) {

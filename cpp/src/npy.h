@@ -22,6 +22,9 @@ struct NpyArray {
 // rapsam::Error for a file that is missing, not .npy, Fortran-ordered or big-endian.
 NpyArray read_npy(const std::filesystem::path& path);
 
+// The same from a file's bytes (`name` says where they came from in errors).
+NpyArray parse_npy(const std::vector<char>& data, const std::string& name);
+
 // The array as float32, after checking its dtype is <f4 and its shape is `shape`.
 std::vector<float> read_npy_float32(const std::filesystem::path& path, const std::vector<std::int64_t>& shape);
 

@@ -13,11 +13,18 @@ from .files import sha256_of
 from .manifest import Manifest, read_manifest
 from .vocabulary import Vocabulary
 
+# The first bytes of the files an export holds: a manifest can list a file that is not what its
+# name says, and the runtimes that would read it fail with messages of their own.
+_SIGNATURES = {
+    ".onnx": ("an ONNX model", b"\x08"),  # protobuf field 1 of ModelProto, ir_version, which every model sets
+    ".npy": ("a NumPy array", b"\x93NUMPY"),
+}
+
 
 class ExportDir:
     """``rapsam-export``'s output: its manifest, parsed once, and its files, each checked
-    against the manifest (present, this version's tensors, same sha256) the first time it is
-    used. Open one with :meth:`open`."""
+    against the manifest (present, this version's tensors, same sha256, the kind of file its
+    name says) the first time it is used. Open one with :meth:`open`."""
 
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = path
@@ -97,4 +104,8 @@ class ExportDir:
                 f"{path} does not match manifest.json (sha256 differs: the file was changed or damaged)",
                 f"re-export into {self.path}",
             )
+        kind, signature = _SIGNATURES.get(path.suffix, ("", b""))
+        with open(path, "rb") as f:
+            if not f.read(len(signature)).startswith(signature):
+                raise RapSamError(f"{path} is not {kind}", f"re-export into {self.path}")
         return path

@@ -1,4 +1,5 @@
-"""Files the toolchain writes appear complete or not at all, with the user's permissions.
+"""Files the toolchain writes appear complete or not at all, with the user's permissions, in
+folders checked before any work (as are the files it reads).
 
 One atomic write for every file (graphs, manifests, engines, reports, result PNGs): a temporary
 file beside the target, renamed over it. The temporary file is made by ``mkstemp`` (mode 0600),
@@ -65,16 +66,52 @@ def write_atomic(path: str | Path, *chunks: bytes | memoryview, durable: bool = 
         raise
 
 
-def check_output(output: Path, force: bool) -> None:
-    """Fail early, before any work, on an output directory that cannot or may not be written."""
-    if output.exists() and not force:
-        raise RapSamError(f"{output} already exists", "pass --force to replace it, or choose another --output")
-    if output.exists() and not output.is_dir():
-        raise RapSamError(f"{output} exists and is not a directory", "choose another --output")
-    parent = output.absolute().parent
-    existing = next(p for p in (parent, *parent.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise RapSamError(f"cannot write {output}: {existing} is not a writable directory", "choose another --output")
+def check_input_file(path: Path, what: str, head: int = 16) -> bytes:
+    """The first ``head`` bytes of an input file, after checking that it exists, is a file, can be
+    read and is not empty: one clear error before any work, naming ``what`` (e.g. "--checkpoint")."""
+    if not os.path.exists(path):
+        raise RapSamError(f"{what} {path} does not exist", "check the path")
+    if not os.path.isfile(path):
+        raise RapSamError(f"{what} {path} is not a file", "pass a file")
+    try:
+        with open(path, "rb") as f:
+            first = f.read(head)
+    except OSError as err:
+        raise RapSamError(f"{what} {path} cannot be read ({err.strerror})", "check its permissions") from err
+    if not first:
+        raise RapSamError(f"{what} {path} is empty", "copy or download it again")
+    return first
+
+
+def check_writable(folder: Path, what: str = "--output", output: Path | None = None) -> None:
+    """Fail before any work on a folder that cannot be created or written into (to write
+    ``output``, named in the error; by default the folder): the nearest of it and its parents
+    that exists must be a directory where a file can be made. That is tried, not read from
+    permission bits, which say nothing for root, read-only mounts or ``/proc``."""
+    folder, absolute = Path(folder), Path(folder).absolute()
+    # os.path.exists, not Path.exists: it is False, not PermissionError, below an unreadable folder.
+    existing = next(p for p in (absolute, *absolute.parents) if os.path.exists(p))
+    if not existing.is_dir():
+        reason = "it is a file"
+    else:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".rapsam-write-check.", dir=existing))
+            return
+        except OSError as err:
+            reason = err.strerror
+    raise RapSamError(
+        f"cannot write {output or folder}: {existing} is not a writable directory ({reason})", f"choose another {what}"
+    )
+
+
+def check_output(output: Path, force: bool, what: str = "--output") -> None:
+    """Fail early, before any work, on an output directory that cannot or may not be replaced."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise RapSamError(f"{output} exists and is not a directory", f"choose another {what}")
+    if os.path.exists(output) and not force:
+        raise RapSamError(f"{output} already exists", f"pass --force to replace it, or choose another {what}")
+    # The output is staged and renamed in its parent folder.
+    check_writable(Path(output).absolute().parent, what, output)
 
 
 @contextlib.contextmanager

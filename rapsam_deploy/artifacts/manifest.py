@@ -5,7 +5,7 @@ profiles and tool versions), its schema and the one place that reads and writes 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import RapSamError
@@ -75,11 +75,30 @@ def write_manifest(manifest: Manifest, directory: Path) -> Path:
     return path
 
 
+# What each field's annotation asks of its JSON value (bool is not an int; an Artifact's own
+# fields are checked on their own).
+_IS_TYPE = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "dict": lambda v: isinstance(v, dict),
+    "list[dict]": lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
+    "list[str]": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    "list[Artifact]": lambda v: isinstance(v, list),
+}
+
+
+def _mistyped(item: Manifest | Artifact, where: str) -> list[str]:
+    """``where`` + the name of each field of ``item`` whose value is not of its annotated type."""
+    return [f"{where}{f.name}" for f in fields(item) if not _IS_TYPE[f.type](getattr(item, f.name))]
+
+
 def parse_manifest(data: bytes, source: str | Path) -> Manifest:
     """A :class:`Manifest` from the bytes of a ``manifest.json`` (``source`` names it in errors)."""
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    # ValueError: also undecodable bytes and integers of more digits than Python converts;
+    # RecursionError: nesting deeper than the interpreter's stack.
+    except (ValueError, RecursionError) as err:
         raise RapSamError(f"{source} is not valid JSON ({err})", "re-export the directory") from err
     if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT or raw.get("version") != MANIFEST_VERSION:
         raise RapSamError(
@@ -88,9 +107,15 @@ def parse_manifest(data: bytes, source: str | Path) -> Manifest:
         )
     try:
         raw["artifacts"] = [Artifact(**a) for a in raw["artifacts"]]
-        return Manifest(**raw)
+        manifest = Manifest(**raw)
     except (TypeError, KeyError) as err:
         raise RapSamError(f"{source} is missing or has unknown fields ({err})", "re-export the directory") from err
+    wrong = _mistyped(manifest, "")
+    for index, artifact in enumerate(manifest.artifacts):
+        wrong += _mistyped(artifact, f"artifacts[{index}].")
+    if wrong:
+        raise RapSamError(f"{source} has fields of the wrong type ({', '.join(wrong)})", "re-export the directory")
+    return manifest
 
 
 def read_manifest(directory: str | Path) -> Manifest:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..artifacts import contract
 from ..artifacts.contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
 from ..serve.names import DEFAULT_PREFIX
 from .common import command_parser, entry_point, table
-from .options import add_export_dir, add_precision, add_threads, csv
+from .options import add_export_dir, add_precision, add_threads, check_at_least, check_names, csv
 
 EPILOG = """examples:
   rapsam-bench --backbone r18                          every backend here, all tasks, 1024x1024
@@ -57,8 +58,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _load_test(args) -> int:
+    from ..artifacts.files import check_writable
     from ..errors import RapSamError
     from ..serve.load import LOAD_TASKS, LoadConfig, load_test, markdown, write_load_report
+
+    check_writable(args.out, "--out")
 
     try:
         concurrency = tuple(int(c) for c in args.concurrency)
@@ -91,18 +95,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.server:
         return _load_test(args)
+    from ..artifacts.files import check_writable
     from ..bench.report import pyplot, write_report
-    from ..bench.runner import BenchConfig, run_bench
+    from ..bench.runner import CPU_BACKENDS, GPU_BACKENDS, BenchConfig, run_bench
     from ..bench.tasks import TASKS
     from ..errors import RapSamError
 
     unknown = [b for b in args.backbones if b not in backbone_names()]
     if unknown:
         raise RapSamError(f"unknown backbone {unknown[0]!r}", f"use {', '.join(backbone_names())}")
+    check_names("--backends", args.backends, CPU_BACKENDS + GPU_BACKENDS)
+    check_names("--precision", args.precision, contract.PRECISIONS)
     if args.export_dir and len(args.backbones) != 1:
         raise RapSamError("--export-dir holds one backbone", "pass one --backbone with it")
     if any(s % SIZE_DIVISOR or s <= 0 for s in args.image_size):
-        raise RapSamError(f"--image-size {args.image_size[0]} {args.image_size[1]}: multiples of 32 please")
+        raise RapSamError(
+            f"--image-size {args.image_size[0]} {args.image_size[1]}: positive multiples of 32 please",
+            "e.g. --image-size 1024 1024",
+        )
+    check_at_least(args, {"batch": 1, "warmup": 0, "iters": 1, "min_time": 0, "prompts": 1, "frames": 1, "threads": 1})
+    check_writable(args.out, "--out")
     config = BenchConfig(
         backbones=args.backbones,
         backends=args.backends,

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import RapSamError
 from ..progress import log_stderr
 from .common import command_parser, entry_point, table
-from .options import add_runtime_options
+from .options import add_runtime_options, check_at_least
 
 EPILOG = """examples:
   rapsam-eval --task panoptic --data data/coco --backend onnxruntime --compare-to torch --limit 50
@@ -78,12 +77,13 @@ def _format(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from ..artifacts.files import check_writable
     from ..eval.report import write_report
     from ..eval.runner import EvalConfig, run_eval
     from ..predict.preprocess import parse_resize
 
-    if args.limit is not None and args.limit < 1:
-        raise RapSamError(f"--limit {args.limit}: give at least 1")
+    check_at_least(args, {"threads": 1, "limit": 1, "clip_size": 1, "stride": 1, "tolerance": 0})
+    check_writable(args.out, "--out")
     config = EvalConfig(
         task=args.task,
         data=args.data,

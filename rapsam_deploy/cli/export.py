@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..artifacts import contract
+from ..artifacts.files import check_input_file
 from ..artifacts.manifest import Manifest
+from ..errors import RapSamError
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
 from .common import command_parser, entry_point, table
@@ -62,6 +64,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_torch_file(path: Path, option: str) -> None:
+    """Refuse, before the model is built, a file that is missing, unreadable, empty or by its
+    first bytes no file of ``torch.save``: a zip archive, or a pickle in the legacy format."""
+    head = check_input_file(path, option, 4)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        raise RapSamError(
+            f"{option} {path} is not a PyTorch file (it starts with {head!r}, not a zip archive or a pickle)",
+            "pass the .pth file that torch.save wrote, e.g. the official release's",
+        )
+
+
 def _both(value: str, choices: tuple[str, str]) -> tuple[str, ...]:
     return choices if value == "both" else (value,)
 
@@ -74,22 +87,27 @@ def summary(manifest: Manifest) -> str:
             continue
         seen.add(a.file)
         worst = a.parity.get("worst", {})
-        rel = max((w["max_rel"] for w in worst.values()), default=None)
+        rel = max((w["max_rel"] for w in worst.values() if "max_rel" in w), default=None)
         signs = [w["sign_agreement"] for w in worst.values() if "sign_agreement" in w]
+        flips = [w["flips"] for w in worst.values() if "flips" in w]
         rows.append(
             [
                 a.file,
                 f"{a.bytes / 1e6:.1f} MB",
                 "not validated" if rel is None else f"{rel:.1e}",
                 f"{min(signs) * 100:.3f}%" if signs else "-",
+                f"{max(flips):.1e}" if flips else "-",
                 "ok" if a.parity.get("passed", not a.parity.get("validated")) else "FAILED",
             ]
         )
-    return table(rows, ["file", "size", "max rel err", "mask sign agree", "parity"])
+    return table(rows, ["file", "size", "max rel err", "mask sign agree", "hard-mask flips", "parity"])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    for option, path in (("--checkpoint", args.checkpoint), ("--class-embed", args.class_embed)):
+        if path is not None:
+            check_torch_file(path, option)
     from ..export import ExportOptions, export_model
 
     options = ExportOptions(

@@ -4,6 +4,7 @@ and JSON results (COCO RLE masks; COCO-panoptic PNGs for panoptic)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ..errors import RapSamError
 from ..predict.preprocess import parse_resize
 from ..serve.names import DEFAULT_PREFIX
 from .common import command_parser, entry_point
-from .options import add_runtime_options
+from .options import add_runtime_options, check_at_least
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -53,10 +54,26 @@ def _numbers(texts: list[str], count: int, what: str) -> list[list[float]]:
             numbers = [float(v) for v in text.split(",")]
         except ValueError:
             numbers = []
-        if len(numbers) != count:
-            raise RapSamError(f"bad {what} {text!r}", f"write each as {count} comma-separated numbers")
+        if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
+            raise RapSamError(f"bad {what} {text!r}", f"write each as {count} comma-separated finite numbers")
         values.append(numbers)
     return values
+
+
+def check_images(images: list[Path], prompts) -> None:
+    """Decode every image once before the model loads, and check the prompts against each
+    image's size: a bad file or prompt is refused before any work rather than after hours of it
+    (decoding costs a small part of segmenting)."""
+    from ..predict.preprocess import load_image
+    from ..predict.prompt import check_prompts
+
+    for path in images:
+        height, width = load_image(path).shape[:2]
+        if prompts:
+            try:
+                check_prompts(*prompts, height, width)
+            except RapSamError as err:
+                raise RapSamError(f"{path}: {err.what}", err.fix or "give prompts inside every image") from err
 
 
 def collect(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -127,24 +144,43 @@ def _video_results(runtime, path: Path, args) -> None:
     results.write_json(args.output / f"{path.stem}.json", {"video": str(path), "frames": rows})
 
 
+def _checked_export(args):
+    """The export, its graph files verified now (present, as the manifest says): backends open
+    them at first use, which would be after the first images' work. Torch backends rebuild the
+    model instead."""
+    from ..artifacts import contract
+    from ..artifacts.export_dir import ExportDir
+
+    export = ExportDir.open(args.export_dir)
+    if not args.backend.startswith("torch"):
+        for graph in contract.GRAPH_NAMES:
+            export.graph_file(graph, args.variant, args.precision)
+    return export
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from tqdm import tqdm
 
+    from ..artifacts.files import check_writable
     from ..predict.panoptic import PanopticPredictor
     from ..predict.prompt import PromptPredictor
     from ..predict.runtime import load
 
+    check_at_least(args, {"threads": 1, "clip_size": 1, "stride": 1})
     points, boxes = _numbers(args.points, 2, "point"), _numbers(args.boxes, 4, "box")
-    images, videos = collect(args.inputs)
     prompts = (points or None, boxes or None) if points or boxes else None
+    resize = parse_resize(args.resize, video=False)
+    check_writable(args.output)
+    export = None if args.server else _checked_export(args)
+    images, videos = collect(args.inputs)
+    check_images(images, prompts)
     progress = tqdm(images, desc="images", unit="image", disable=not images)
     if args.server:
         _served(args, images, videos, prompts, progress)
     else:
-        runtime = load(args.export_dir, args.backend, args.precision, args.variant, args.threads)
+        runtime = load(export, args.backend, args.precision, args.variant, args.threads)
         print(f"backend: {runtime.backend.info.label}; model: {runtime.label}", file=sys.stderr)
-        resize = parse_resize(args.resize, video=False)
         predictor = (
             PromptPredictor(runtime, resize)
             if prompts

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..artifacts import contract
 from ..backends.select import BACKENDS, DEFAULT_BACKEND
+from ..errors import RapSamError
 
 DEFAULT_EXPORT_DIR = Path("exports/r18")
 
@@ -21,6 +22,23 @@ DEFAULT_EXPORT_DIR = Path("exports/r18")
 def csv(text: str) -> tuple[str, ...]:
     """A comma-separated list option: ``a,b`` -> ("a", "b")."""
     return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def check_at_least(args: argparse.Namespace, minimums: dict[str, float]) -> None:
+    """Refuse counts, sizes and times below their minimum (by ``dest``; unset ones pass) before
+    any work: the parser takes any number."""
+    for dest, minimum in minimums.items():
+        value = getattr(args, dest)
+        if value is not None and value < minimum:
+            option = "--" + dest.replace("_", "-")
+            raise RapSamError(f"{option} {value}: must be at least {minimum}", f"e.g. {option} {minimum}")
+
+
+def check_names(option: str, values: tuple[str, ...] | None, known: tuple[str, ...]) -> None:
+    """Refuse an unknown name in a comma-separated list option (choices= cannot check lists)."""
+    unknown = [v for v in values or () if v not in known]
+    if unknown:
+        raise RapSamError(f"{option}: unknown {unknown[0]!r}", f"choose from {','.join(known)}")
 
 
 def add_export_dir(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from .. import __version__
 from ..artifacts import contract
 from ..artifacts.contract import GraphSpec
 from ..artifacts.export_dir import ExportDir
-from ..artifacts.files import write_atomic
+from ..artifacts.files import check_writable, write_atomic
 from ..errors import RapSamError
 from ..progress import Log, log_stderr
 from .engine_file import EngineSidecar, default_engine_dir, engine_path, write_engine
@@ -206,6 +207,12 @@ def check_build_options(options: BuildOptions) -> None:
     existing = [str(p) for p in existing if p.exists()]
     if existing and not options.force:
         raise RapSamError(f"engines exist: {', '.join(existing)}", "pass --force to rebuild them")
+    check_writable(options.engine_dir, "--output")
+    # The grown timing cache is written before each engine, by default into EXPORT_DIR/engines.
+    cache = options.timing_cache
+    if cache is not None and os.path.isdir(cache):
+        raise RapSamError(f"--timing-cache {cache} is a directory", "give the cache file's path")
+    check_writable(Path(cache).absolute().parent if cache else options.export.path / "engines", "--timing-cache", cache)
 
 
 def default_timing_cache(export_dir: Path, tensorrt_version: str, capability: str) -> Path:

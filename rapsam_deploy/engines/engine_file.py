@@ -34,6 +34,11 @@ SIDECAR_SUFFIX = ".json"
 # (uint32), a JSON header, then the plan, in ENGINE_DIR/decoder.engine.
 OLD_MAGIC = b"\x89RAPSAM-ENGINE\r\n"
 OLD_SUFFIX = ".engine"
+# The sidecar's text fields in the order the C++ reader checks them (plugin_sha256 may be null).
+_TEXT_FIELDS = (
+    "tensorrt", "gpu_name", "compute_capability", "precision", "variant", "graph", "onnx_file", "onnx_sha256",
+    "plugin_sha256", "rapsam_deploy", "created", "plan_sha256",
+)  # fmt: skip
 
 
 class EngineFileError(RapSamError):
@@ -138,11 +143,13 @@ def _parse_sidecar(path: Path, data: bytes, rebuild: str | None) -> EngineSideca
     fix = _rebuild_fix(rebuild)
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    # ValueError: also undecodable bytes and integers of more digits than Python converts;
+    # RecursionError: nesting deeper than the interpreter's stack.
+    except (ValueError, RecursionError) as err:
         raise EngineFileError(f"{path} is a corrupt engine sidecar ({err})", fix) from err
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise EngineFileError(f"{path} is a corrupt engine sidecar (not a {FORMAT} file)", fix)
-    if raw.get("version") != FORMAT_VERSION:
+    if raw.get("version") != FORMAT_VERSION or isinstance(raw.get("version"), bool):  # True == 1 in Python
         raise EngineFileError(
             f"{path} is an engine sidecar of format version {raw.get('version')}; this rapsam-deploy reads "
             f"version {FORMAT_VERSION}",
@@ -155,7 +162,35 @@ def _parse_sidecar(path: Path, data: bytes, rebuild: str | None) -> EngineSideca
             f"{sorted(set(raw) - known)})",
             fix,
         )
+    problem = _mistyped(raw)
+    if problem:
+        raise EngineFileError(f"{path} is a corrupt engine sidecar ({problem})", fix)
     return EngineSidecar(**raw)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mistyped(raw: dict) -> str | None:
+    """The first field of a sidecar's JSON that is not of its type, as C++'s SidecarReader (cpp/src/
+    engine_file.cpp) checks them and in its words; None if all are."""
+    for name in _TEXT_FIELDS:
+        if not isinstance(raw[name], str) and not (name == "plugin_sha256" and raw[name] is None):
+            return f"{name} is not a string"
+    if not _is_int(raw["plan_bytes"]):
+        return "plan_bytes is not an integer"
+    if not isinstance(raw["profile"], dict):
+        return "profile is not a mapping"
+    for name, points in raw["profile"].items():
+        if not isinstance(points, dict) or not {"min", "opt", "max"} <= points.keys():
+            return f"the profile of {name} lacks min, opt or max"
+        for shape in (points["min"], points["opt"], points["max"]):
+            if not isinstance(shape, list):
+                return "a profile shape is not a list"
+            if not all(_is_int(d) for d in shape):
+                return "a profile shape has a non-integer dimension"
+    return None
 
 
 def _load_sidecar(plan: Path, rebuild: str | None) -> EngineSidecar | None:

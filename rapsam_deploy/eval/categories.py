@@ -32,7 +32,7 @@ def read_categories(entries: list[dict], source: str, all_things: bool = False) 
         raise RapSamError(f"{source} has no categories", "pass the dataset's annotation JSON with its category list")
     try:
         return tuple(Category(int(c["id"]), str(c["name"]), all_things or bool(c["isthing"])) for c in entries)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: an id of 1e400
         raise RapSamError(f"{source}: a category lacks id, name or isthing ({err})") from err
 
 

@@ -10,14 +10,12 @@ import numpy as np
 
 from ..errors import RapSamError
 from .categories import Category, check_category, read_categories
-from .data import check_file, images_folder, read_json, require_keys
+from .data import ID, INTEGER, OBJECTS, SIZE, TEXT, check_file, images_folder, read_json, require_fields, require_keys
 from .masks import read_id_png
 from .panoptic_quality import Segmentation
 from .samples import ImageSample, Objects
 
-
-def _check_keys(entry: dict, keys: tuple[str, ...], where: str) -> None:
-    require_keys(entry, keys, where, "pass a COCO panoptic annotation JSON")
+FIX = "pass a COCO panoptic annotation JSON"
 
 
 class CocoPanoptic:
@@ -28,7 +26,8 @@ class CocoPanoptic:
         self, annotations: Path, images: Path | None = None, masks: Path | None = None, limit: int | None = None
     ) -> None:
         content = read_json(annotations)
-        _check_keys(content, ("images", "annotations", "categories"), str(annotations))
+        require_keys(content, ("categories",), str(annotations), FIX)
+        require_fields(content, {"images": OBJECTS, "annotations": OBJECTS}, str(annotations), FIX)
         self.annotations = annotations
         self.categories: tuple[Category, ...] = read_categories(content["categories"], str(annotations))
         self.images = images_folder(annotations, images)
@@ -36,16 +35,20 @@ class CocoPanoptic:
         self.masks = masks or annotations.with_suffix("")
         self.total = len(content["images"])
         self._known = {c.id: c for c in self.categories}
-        by_image = {a.get("image_id"): a for a in content["annotations"]}
-        self.samples = [self._sample(entry, by_image) for entry in content["images"][:limit]]
+        for index, annotation in enumerate(content["annotations"]):
+            require_fields(annotation, {"image_id": ID}, f"annotation {index}", FIX)
+        by_image = {a["image_id"]: a for a in content["annotations"]}
+        self.samples = [self._sample(index, entry, by_image) for index, entry in enumerate(content["images"][:limit])]
 
-    def _sample(self, entry: dict, by_image: dict) -> ImageSample:
-        _check_keys(entry, ("id", "file_name", "height", "width"), f"image entry {entry}")
+    def _sample(self, index: int, entry: dict, by_image: dict) -> ImageSample:
+        require_fields(entry, {"id": ID, "file_name": TEXT, "height": SIZE, "width": SIZE}, f"image entry {index}", FIX)
         annotation = by_image.get(entry["id"])
         if annotation is None:
             raise RapSamError(f"image {entry['file_name']} has no panoptic annotation", "check the annotation JSON")
-        _check_keys(annotation, ("file_name", "segments_info"), f"the annotation of image {entry['id']}")
+        where = f"the annotation of image {entry['id']}"
+        require_fields(annotation, {"file_name": TEXT, "segments_info": OBJECTS}, where, FIX)
         for segment in annotation["segments_info"]:
+            require_fields(segment, {"id": INTEGER, "category_id": INTEGER}, f"a segment of {where}", FIX)
             check_category(segment["category_id"], self._known, f"segment {segment['id']} of {annotation['file_name']}")
         check_file(self.images / entry["file_name"], "image", "--images")
         check_file(self.masks / annotation["file_name"], "panoptic PNG", "--panoptic-masks")

@@ -29,7 +29,9 @@ def read_json(path: Path) -> dict:
         raise RapSamError(f"annotation file {path} does not exist", "check --data")
     try:
         content = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    # ValueError: also undecodable bytes and integers of more digits than Python converts;
+    # RecursionError: nesting deeper than the interpreter's stack.
+    except (ValueError, RecursionError) as err:
         raise RapSamError(f"{path} is not valid JSON ({err})", "pass the dataset's annotation JSON") from err
     if not isinstance(content, dict):
         raise RapSamError(f"{path} is not an annotation file (no JSON object)", "pass the dataset's annotation JSON")
@@ -41,6 +43,34 @@ def require_keys(entry: dict, keys: tuple[str, ...], where: str, fix: str) -> No
     missing = [k for k in keys if k not in entry]
     if missing:
         raise RapSamError(f"{where} lacks {', '.join(missing)}", fix)
+
+
+# The JSON value kinds of annotation files, as checks and as words for errors.
+ID = "an integer or a string"
+INTEGER = "an integer"
+SIZE = "a positive integer"
+TEXT = "a string"
+TEXTS = "a list of strings"
+OBJECTS = "a list of objects"
+_JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+               list: "a list", dict: "an object"}  # fmt: skip
+_KINDS = {
+    ID: lambda v: isinstance(v, (int, str)) and not isinstance(v, bool),
+    INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    SIZE: lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    TEXT: lambda v: isinstance(v, str),
+    TEXTS: lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    OBJECTS: lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
+}
+
+
+def require_fields(entry: dict, kinds: dict[str, str], where: str, fix: str) -> None:
+    """Raise one clear error for the keys of ``kinds`` that ``entry`` lacks, else for the first
+    whose value is not of its kind (ID, INTEGER, SIZE, TEXT or OBJECTS)."""
+    require_keys(entry, tuple(kinds), where, fix)
+    for key, kind in kinds.items():
+        if not _KINDS[kind](entry[key]):
+            raise RapSamError(f"{where}: {key} is {_JSON_NAMES[type(entry[key])]}, not {kind}", fix)
 
 
 def find_annotations(data: Path, task: str) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import RapSamError
 from .categories import Category, check_category, read_categories
-from .data import check_file, images_folder, read_json, require_keys
+from .data import ID, INTEGER, OBJECTS, SIZE, TEXTS, check_file, images_folder, read_json, require_fields, require_keys
 from .masks import areas, to_rle
 
 
@@ -37,9 +37,19 @@ class VideoSample:
     tracks: tuple[Track, ...]
 
 
+FIX = "pass a YouTube-VIS annotation JSON"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _avg_area(annotation: dict, rles: list[dict | None]) -> float:
     """Mean of the non-zero per-frame areas: the JSON's ``areas`` where given, else the masks'."""
-    values = annotation.get("areas") or [int(areas([r])[0]) if r else 0 for r in rles]
+    given = annotation.get("areas")
+    if given and not (isinstance(given, list) and all(a is None or _is_number(a) for a in given)):
+        raise RapSamError(f"annotation {annotation['id']}: areas is not a list of numbers or nulls", FIX)
+    values = given or [int(areas([r])[0]) if r else 0 for r in rles]
     present = [a for a in values if a]
     return float(np.mean(present)) if present else 0.0
 
@@ -50,16 +60,20 @@ class YouTubeVIS:
 
     def __init__(self, annotations: Path, images: Path | None = None, limit: int | None = None) -> None:
         content = read_json(annotations)
-        require_keys(
-            content, ("videos", "annotations", "categories"), str(annotations), "pass a YouTube-VIS annotation JSON"
-        )
+        require_keys(content, ("videos", "annotations", "categories"), str(annotations), FIX)
+        content["annotations"] = content["annotations"] or []  # a test split's are null
+        require_fields(content, {"videos": OBJECTS, "annotations": OBJECTS}, str(annotations), FIX)
         self.annotations = annotations
         self.categories: tuple[Category, ...] = read_categories(content["categories"], str(annotations), True)
         self.images = images_folder(annotations, images)
         self.total = len(content["videos"])
         known = {c.id: c for c in self.categories}
+        for index, video in enumerate(content["videos"]):
+            require_fields(video, {"id": ID, "height": SIZE, "width": SIZE}, f"video {index}", FIX)
         by_video: dict[int, list[dict]] = {}
-        for annotation in content["annotations"] or []:
+        for index, annotation in enumerate(content["annotations"]):
+            kinds = {"id": INTEGER, "video_id": ID, "category_id": INTEGER}
+            require_fields(annotation, kinds, f"annotation {index}", FIX)
             check_category(annotation["category_id"], known, f"annotation {annotation.get('id')}")
             by_video.setdefault(annotation["video_id"], []).append(annotation)
         self.samples = [self._video(v, by_video.get(v["id"], [])) for v in content["videos"][:limit]]
@@ -68,17 +82,20 @@ class YouTubeVIS:
         files = entry.get("file_names") or []
         if not files:
             raise RapSamError(f"video {entry.get('id')} lists no frames (file_names)", "check the annotation JSON")
+        require_fields(entry, {"file_names": TEXTS}, f"video {entry['id']}", FIX)
         height, width = entry["height"], entry["width"]
         tracks = []
         for annotation in annotations:
             segmentations = annotation.get("segmentations") or []
-            if len(segmentations) != len(files):
+            if not isinstance(segmentations, list) or len(segmentations) != len(files):
+                count = len(segmentations) if isinstance(segmentations, list) else "no list of"
                 raise RapSamError(
-                    f"annotation {annotation.get('id')} of video {entry['id']} has {len(segmentations)} "
+                    f"annotation {annotation.get('id')} of video {entry['id']} has {count} "
                     f"segmentations for {len(files)} frames",
                     "give one segmentation (or null) per frame of the video",
                 )
-            rles = [to_rle(s, height, width) if s else None for s in segmentations]
+            where = f"the segmentation of annotation {annotation['id']} in frame"
+            rles = [to_rle(s, height, width, f"{where} {t}") if s else None for t, s in enumerate(segmentations)]
             tracks.append(
                 Track(annotation["id"], annotation["category_id"], bool(annotation.get("iscrowd", 0)),
                       tuple(rles), _avg_area(annotation, rles))

@@ -30,10 +30,11 @@ from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
 from .polygraphy_data import POLYGRAPHY_DIR, require_polygraphy, write_polygraphy_data
+from .reference_cases import Case, reference_cases
 from .simplify import simplify
 from .tensorrt_ops import unsupported_ops
 from .tracing import example_inputs
-from .validate import THRESHOLDS, ArtifactParity, Case, reference_cases, validate_files
+from .validate import THRESHOLDS, ArtifactParity, failures, validate_files
 
 _PROBE_SIZE = (64, 96)
 _PROBE_QUERIES = 5
@@ -201,7 +202,10 @@ def _manifest(
     info = asdict(model.info)
     info["label"] = model.info.label
     info.update(
-        num_classes=model.num_classes, num_queries=int(model.object_queries.shape[0]), channels=contract.CHANNELS
+        num_classes=model.num_classes,
+        num_queries=int(model.object_queries.shape[0]),
+        channels=contract.CHANNELS,
+        deform_conv=options.deform_conv,
     )
     return Manifest(
         model=info,
@@ -228,16 +232,10 @@ def _manifest(
 
 
 def _validation_error(reports: list[ArtifactParity]) -> ExportValidationError:
-    lines = []
-    for report in reports:
-        for o in report.outputs:
-            if not o.passed:
-                sign = "" if o.sign_agreement is None else f", mask sign agreement {o.sign_agreement:.5f}"
-                lines.append(
-                    f"  {report.file} [{o.case}] {o.output}: max abs {o.max_abs:.3g}, max rel {o.max_rel:.3g}{sign}"
-                )
+    lines = [f"  {line}" for line in failures(reports)]
     limits = "; ".join(
-        f"{p}: max rel <= {t.max_rel}, sign agreement >= {t.sign_agreement}" for p, t in THRESHOLDS.items()
+        f"{p}: max rel <= {t.max_rel}, sign agreement >= {t.sign_agreement}, hard-mask flips <= {t.hard_mask_flips}"
+        for p, t in THRESHOLDS.items()
     )
     return ExportValidationError(
         "exported graphs do not match the PyTorch reference (nothing was written):\n" + "\n".join(lines),

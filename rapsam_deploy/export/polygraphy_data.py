@@ -30,7 +30,7 @@ import numpy as np
 from ..artifacts import contract
 from ..artifacts.files import write_atomic
 from ..errors import RapSamError
-from .validate import Case
+from .reference_cases import Case
 
 POLYGRAPHY_DIR = "polygraphy"
 RUNNER_NAME = "pytorch-reference"

@@ -99,7 +99,9 @@ def safe_load(path: str | Path, what: str = "checkpoint") -> tuple[object, list[
                     f"{what} {path} cannot be read without running code from it ({detail})",
                     "re-save the state dict alone with torch.save(model.state_dict(), path) where you trust the file",
                 ) from err
-        except (RuntimeError, EOFError, ValueError, OSError) as err:
+        except Exception as err:
+            # Damaged bytes surface as whatever the zip reader or unpickler trips on (IndexError,
+            # KeyError, struct.error, BadZipFile, ...): all of them mean an unreadable file.
             raise _unreadable(what, path, err) from err
     raise CheckpointError(f"{what} {path} pickles too many unknown classes", "re-save the state dict alone")
 

@@ -13,8 +13,8 @@ Two forms, selected per module by ``ModulatedDeformConv2d.impl``:
 
 - ``"op"``: the ``rapsam::modulated_deform_conv2d`` custom op. Its PyTorch body is the
   decomposition below; ONNX export maps it to one native ``DeformConv`` node (opset 19).
-- ``"decomposed"``: the same computation inlined as plain ops (``grid_sample`` + matmul), the
-  fallback for TensorRT versions that cannot parse ``DeformConv``.
+- ``"decomposed"``: the same computation inlined as plain ops (``grid_sample`` + 1x1 conv), the
+  fallback for TensorRT versions that cannot parse ``DeformConv`` and runtimes without it.
 """
 
 from __future__ import annotations
@@ -39,37 +39,38 @@ def deform_conv2d_decomposed(
     padding: int = 1,
     dilation: int = 1,
 ) -> Tensor:
-    """DCNv2 as ``grid_sample`` (bilinear, zero padding) + one matmul.
+    """DCNv2 as ``grid_sample`` (bilinear, zero padding) + one 1x1 convolution.
 
     Shapes: x [B,C,H,W], offset [B,2K,Ho,Wo], mask [B,K,Ho,Wo], weight [O,C,kh,kw] with
     K = kh*kw; returns [B,O,Ho,Wo].
+
+    Every size comes from the tensors and no reshape names B, so that ``torch.export`` keeps B,
+    H and W symbolic: ONNX graphs traced at batch 1 must run at any batch and size.
     """
-    batch, channels, height, width = x.shape
-    out_ch, _, kh, kw = weight.shape
+    height, width = x.shape[-2:]
+    out_ch, channels, kh, kw = weight.shape
     taps = kh * kw
     out_h, out_w = offset.shape[-2:]
-    offset = offset.reshape(batch, taps, 2, out_h, out_w)
+    # Strided channel slices, not a reshape to [B, K, 2, Ho, Wo]: ``offset`` is usually a channel
+    # slice of the offset conv's output, and reshaping that non-contiguous view guards B == 1.
+    offset_y, offset_x = offset[:, 0::2], offset[:, 1::2]  # [B, K, Ho, Wo] each
 
     rows = torch.arange(out_h, device=x.device, dtype=x.dtype) * stride - padding
     cols = torch.arange(out_w, device=x.device, dtype=x.dtype) * stride - padding
     tap_rows = (torch.arange(kh, device=x.device, dtype=x.dtype) * dilation).repeat_interleave(kw)
     tap_cols = (torch.arange(kw, device=x.device, dtype=x.dtype) * dilation).repeat(kh)
-    sample_y = rows.view(1, 1, out_h, 1) + tap_rows.view(1, taps, 1, 1) + offset[:, :, 0]
-    sample_x = cols.view(1, 1, 1, out_w) + tap_cols.view(1, taps, 1, 1) + offset[:, :, 1]
+    sample_y = rows.view(1, 1, out_h, 1) + tap_rows.view(1, taps, 1, 1) + offset_y
+    sample_x = cols.view(1, 1, 1, out_w) + tap_cols.view(1, taps, 1, 1) + offset_x
 
     # grid_sample with align_corners=False maps normalised g to pixel ((g + 1) * size - 1) / 2.
     grid = torch.stack(((2 * sample_x + 1) / width - 1, (2 * sample_y + 1) / height - 1), dim=-1)  # [B, K, Ho, Wo, 2]
     sampled = F.grid_sample(
-        x,
-        grid.reshape(batch, taps * out_h, out_w, 2),
-        mode="bilinear",
-        padding_mode="zeros",
-        align_corners=False,
+        x, grid.flatten(1, 2), mode="bilinear", padding_mode="zeros", align_corners=False
     )  # [B, C, K*Ho, Wo]
-    sampled = sampled.reshape(batch, channels, taps, out_h, out_w) * mask.unsqueeze(1)
-    columns = sampled.reshape(batch, channels * taps, out_h * out_w)
-    out = torch.matmul(weight.reshape(out_ch, channels * taps), columns)
-    return out.reshape(batch, out_ch, out_h, out_w)
+    columns = (sampled.unflatten(2, (taps, out_h)) * mask.unsqueeze(1)).flatten(1, 2)  # [B, C*K, Ho, Wo]
+    # A 1x1 convolution, not matmul(weight [O, C*K], columns [B, C*K, Ho*Wo]): the broadcast
+    # matmul's decomposition reshapes the weight expanded to B, which guards B == 1 too.
+    return F.conv2d(columns, weight.reshape(out_ch, channels * taps, 1, 1))
 
 
 @torch.library.custom_op("rapsam::modulated_deform_conv2d", mutates_args=())

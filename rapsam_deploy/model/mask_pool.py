@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+
 import torch
 from torch import Tensor
+
+_observers: list[Callable[[Tensor], None]] = []
+
+
+@contextlib.contextmanager
+def observe_hard_masks(observer: Callable[[Tensor], None]) -> Iterator[None]:
+    """Call ``observer`` with each hard mask (bool [B,N,H,W]) computed inside the block, in
+    order: the export's validation feeds the reference's own masks to the graphs with them."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 def hard_masks(mask_logits: Tensor) -> Tensor:
     """Binary masks from logits: 1 where logit > 0 (sigmoid > 0.5), else 0; same dtype."""
-    return (mask_logits > 0).to(mask_logits.dtype)
+    above = mask_logits > 0
+    for observer in _observers:
+        observer(above)
+    return above.to(mask_logits.dtype)
 
 
 def mask_pool(mask_logits: Tensor, features: Tensor) -> Tensor:

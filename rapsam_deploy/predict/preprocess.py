@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..artifacts.contract import IMAGE_MEAN, SIZE_DIVISOR
+from ..artifacts.files import check_input_file
 from ..errors import RapSamError
 
 COCO_SCALE = (1333, 800)  # the COCO panoptic / COCO-SAM test pipelines
@@ -78,25 +79,33 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
     """An image file (or its bytes) as RGB uint8 [H,W,3], as the official loader reads it:
     8- or 16-bit, gray, RGB or RGBA, EXIF orientation applied. One clear error otherwise."""
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise RapSamError(f"image {path} does not exist", "check the path")
-        data = path.read_bytes()
-        name = str(path)
+        check_input_file(Path(source), "image")
+        data, name = Path(source).read_bytes(), str(source)
     else:
         data, name = source, "image bytes"
     if not data:
         raise RapSamError(f"{name} is empty", "pass a JPEG, PNG, TIFF, BMP or WebP image")
     if _truncated(data):
         raise RapSamError(f"{name} is truncated (the file ends before the image does)", "copy or download it again")
-    # IMREAD_COLOR applies EXIF orientation and maps 16-bit, gray and RGBA to 8-bit BGR.
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    try:
+        # IMREAD_COLOR applies EXIF orientation and maps 16-bit, gray and RGBA to 8-bit BGR.
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as err:
+        raise _undecodable(name, err) from err
     if image is None:
         raise RapSamError(
             f"{name} cannot be decoded as an image (corrupt, truncated or not an image)",
             "pass a JPEG, PNG, TIFF, BMP or WebP image",
         )
     return np.ascontiguousarray(image[..., ::-1])
+
+
+def _undecodable(name: str, err: cv2.error) -> RapSamError:
+    """OpenCV asserts, rather than returning None, on a header that asks for too much memory."""
+    detail = str(err).strip().splitlines()[-1]
+    if "CV_IO_MAX_IMAGE_PIXELS" in detail:
+        detail = "its header says more pixels than OpenCV decodes (2^30, or $OPENCV_IO_MAX_IMAGE_PIXELS)"
+    return RapSamError(f"{name} cannot be decoded: {detail}", "pass a JPEG, PNG, TIFF, BMP or WebP image")
 
 
 def _truncated(data: bytes) -> bool:

@@ -44,16 +44,18 @@ def _as_array(values, width: int, what: str) -> np.ndarray:
     array = np.asarray(values if values is not None else [], dtype=np.float64)
     if array.size == 0:
         array = array.reshape(0, width)
-    if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
-        raise RapSamError(f"{what} must be finite numbers, {width} per prompt; got shape {array.shape}")
+    if array.ndim != 2 or array.shape[1] != width:
+        raise RapSamError(f"{what} must be {width} numbers per prompt; got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise RapSamError(f"{what} must be finite numbers")
     return array
 
 
-def prompt_boxes(points, boxes, meta: ImageMeta) -> np.ndarray:
-    """Points [P,2] (x, y) and boxes [Q,4] (x1, y1, x2, y2) in original pixels -> [P+Q,4] xyxy
-    normalised by the resized image size, as the prompt encoder takes them."""
-    points, boxes = _as_array(points, 2, "points"), _as_array(boxes, 4, "boxes").copy()
-    height, width = meta.ori_shape
+def check_prompts(points, boxes, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points [P,2] (x, y) and boxes [Q,4] (x1, y1, x2, y2) in the pixels of an image of
+    ``height`` x ``width``, refused unless there is one, points lie inside and boxes reach into
+    it with x2 > x1 and y2 > y1; returns the points, the boxes and the boxes clipped to the image."""
+    points, boxes = _as_array(points, 2, "points"), _as_array(boxes, 4, "boxes")
     if len(points) + len(boxes) == 0:
         raise RapSamError("no prompts given", "pass at least one point (x,y) or box (x1,y1,x2,y2)")
     outside = (points[:, 0] < 0) | (points[:, 0] >= width) | (points[:, 1] < 0) | (points[:, 1] >= height)
@@ -64,8 +66,15 @@ def prompt_boxes(points, boxes, meta: ImageMeta) -> np.ndarray:
     clipped = np.clip(boxes, 0, [width, height, width, height])
     if ((clipped[:, 2] <= clipped[:, 0]) | (clipped[:, 3] <= clipped[:, 1])).any():
         raise RapSamError(f"a box lies entirely outside the {width}x{height} image")
+    return points, boxes, clipped
+
+
+def prompt_boxes(points, boxes, meta: ImageMeta) -> np.ndarray:
+    """Points [P,2] (x, y) and boxes [Q,4] (x1, y1, x2, y2) in original pixels -> [P+Q,4] xyxy
+    normalised by the resized image size, as the prompt encoder takes them."""
+    points, boxes, clipped = check_prompts(points, boxes, *meta.ori_shape)
     if not np.array_equal(clipped, boxes):
-        warnings.warn(f"boxes clipped to the {width}x{height} image", stacklevel=3)
+        warnings.warn(f"boxes clipped to the {meta.ori_shape[1]}x{meta.ori_shape[0]} image", stacklevel=3)
     sy, sx = meta.scale
     img_h, img_w = meta.img_shape
     half = contract.POINT_BOX_HALF_SIZE
