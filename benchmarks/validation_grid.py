@@ -5,8 +5,10 @@ Every square size that is a multiple of 32 from 128 to 1344, plus as many non-sq
 drawn at random from the same range; batch and object-query count cycle through 1-4 and
 (100, 37, 5, 1), prompts through 1-5. Each cell runs ``validate_files`` (the forced and free runs
 of ``rapsam_deploy.export.validate``) on every graph of one form of an export against the
-PyTorch model rebuilt from its manifest. Writes ``report.json`` and ``report.md`` (worst figures
-per graph, failures listed) to ``--out``::
+PyTorch model rebuilt from its manifest. With ``--tasks``, each cell also runs the form's chain
+by task figures (``rapsam_deploy.export.task_parity.validate_tasks``, the export's gates) at the
+cell's size. Writes ``report.json`` and ``report.md`` (worst figures per graph, failures listed)
+to ``--out``::
 
     python benchmarks/validation_grid.py --export-dir exports/r18 --out runs/validation-grid
 """
@@ -27,6 +29,7 @@ from rapsam_deploy.artifacts import contract
 from rapsam_deploy.artifacts.export_dir import ExportDir
 from rapsam_deploy.backends.torch_backend import model_from_export
 from rapsam_deploy.export.reference_cases import size_cases
+from rapsam_deploy.export.task_parity import validate_tasks
 from rapsam_deploy.export.validate import THRESHOLDS, failures, validate_files
 from rapsam_deploy.machine import cpu_label, machine
 
@@ -61,6 +64,10 @@ def _markdown(report: dict) -> str:
             formats = {"max_rel": ".2g", "sign_agreement": ".6f", "free_mask_iou": ".6f", "flips": ".2g"}
             cells = [format(w[k], f) if k in w else "-" for k, f in formats.items()]
             lines.append(f"| {graph} | {output} | " + " | ".join(cells) + " |")
+    if report["tasks"]:
+        lines += ["", "Chains by task (worst over every cell; the noise floor's figures are the best over cells):", ""]
+        lines += ["| figure | worst |", "| --- | ---: |"]
+        lines += [f"| {key} | {value:.4f} |" for key, value in report["tasks"].items()]
     lines += ["", "Worst figures over every cell.", ""]
     lines += ["Failures:" if report["failures"] else "No failures.", *[f"- {f}" for f in report["failures"]]]
     return "\n".join(lines) + "\n"
@@ -74,6 +81,16 @@ def _merge(worst: dict, graph_worst: dict) -> None:
             target[key] = picks[key](target.get(key, value), value)
 
 
+def _merge_tasks(tasks: dict, figures: dict, floor: dict) -> None:
+    """Worst figures of the chain and the best of the noise floor (its least disagreement) over cells."""
+    for key, value in figures.items():
+        pick = max if key == "features_mean_rel" else min
+        tasks[key] = pick(tasks.get(key, value), value)
+    for key, value in floor.items():
+        pick = min if key == "features_mean_rel" else max
+        tasks[f"noise floor {key}"] = pick(tasks.get(f"noise floor {key}", value), value)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--export-dir", type=Path, required=True)
@@ -82,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--non-square", type=int, default=39, help="non-square sizes besides the 39 square ones")
     p.add_argument("--seed", type=int, default=0, help="seed of the non-square draw")
     p.add_argument("--limit", type=int, default=None, help="only the first LIMIT cells (a quick look)")
+    p.add_argument("--tasks", action="store_true", help="also the chain's task figures at each cell's size")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("runs/validation-grid"))
     args = p.parse_args(argv)
@@ -95,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in contract.GRAPH_NAMES
     ]
     worst: dict[str, dict] = {}
+    tasks: dict[str, float] = {}
     all_failures: list[str] = []
     failed_cells = 0
     start = time.perf_counter()
@@ -103,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         step = time.perf_counter()
         reports = validate_files(files, size_cases(model, size, batch, queries, prompts), log=lambda _: None)
         cell_failures = failures(reports)
+        if args.tasks:
+            form = f"{args.variant}/{args.precision}"
+            floor, (chain,) = validate_tasks(model, {form: dict((g, p) for g, _, p in files)}, size, lambda _: None)
+            cell_failures += [f"{size[0]}x{size[1]} {form} chain: {miss}" for miss in chain.misses]
+            _merge_tasks(tasks, chain.parity.as_dict(), floor.as_dict() if floor else {})
         all_failures += cell_failures
         failed_cells += bool(cell_failures)
         for r in reports:
@@ -125,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "failed_cells": failed_cells,
         "failures": all_failures,
         "worst": worst,
+        "tasks": tasks,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")

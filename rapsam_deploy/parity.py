@@ -63,3 +63,11 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     """IoU of two bool masks [H,W]; 1 when both are empty (they agree)."""
     union = np.count_nonzero(a | b)
     return float(np.count_nonzero(a & b) / union) if union else 1.0
+
+
+def class_agreement(got, expected) -> float:
+    """Fraction of queries whose highest-scoring class agrees: class logits [B,N,K+1]."""
+    a, b = _array(got), _array(expected)
+    if a.shape != b.shape:
+        raise ValueError(f"class logit shapes differ: {a.shape} and {b.shape}")
+    return float((a.argmax(-1) == b.argmax(-1)).mean()) if a.size else 1.0

@@ -174,3 +174,35 @@ def test_broken_decoders_fail(exported_r18, r18, tmp_path, breakage):
     assert not report.passed
     lines = failures([report])
     assert any(figure in line for line in lines), lines
+
+
+# ---- the chain's task figures -------------------------------------------------------------------
+
+
+def test_every_form_of_the_export_meets_its_task_gates(exported_r18):
+    from rapsam_deploy.artifacts.manifest import read_manifest
+
+    export, printed = exported_r18
+    tasks = read_manifest(export).validation["tasks"]
+    assert set(tasks["forms"]) == {"standard/fp32", "plugin/fp32", "standard/fp16", "plugin/fp16"}
+    for form, report in tasks["forms"].items():
+        assert report["misses"] == [], form
+        assert report["gates"] == "absolute" if form.endswith("fp32") else "noise" in report["gates"], form
+    assert tasks["forms"]["standard/fp32"]["mask_iou_mean"] > 0.999
+    # untrained weights: fp16 is held to the model's own response to quantisation noise
+    assert tasks["noise_floor"]["gray_levels"] == 0.29 and tasks["noise_floor"]["mask_iou_mean"] < 0.99
+    row = next(line for line in printed.splitlines() if line.startswith("standard/fp16 "))
+    assert "ok" in row and "noise" in row
+
+
+def test_a_broken_chain_fails_its_task_gates(exported_r18, r18, tmp_path):
+    from rapsam_deploy.export.task_parity import validate_tasks
+
+    export, _ = exported_r18
+    paths = {g: path for g, _, path in _files(export, "standard", "fp16")}
+    model = onnx.load(paths["decoder"])
+    _drop_layernorm(model)
+    onnx.save(model, tmp_path / "decoder.fp16.onnx")
+    paths["decoder"] = tmp_path / "decoder.fp16.onnx"
+    _, (report,) = validate_tasks(r18, {"standard/fp16": paths}, (128, 160), log=lambda _: None)
+    assert any("mask IoU mean" in miss for miss in report.misses), report

@@ -152,7 +152,7 @@ Manifest read_fields(const json& data, const std::filesystem::path& export_dir, 
     }
     top.expect_keys({"model", "image", "prompts", "vocabulary", "profiles", "object_queries", "artifacts", "validation",
                      "tools", "created"},
-                    {"format", "version"});
+                    {"format", "version", "precision_policy"});
 
     Manifest manifest;
     manifest.directory = export_dir;

@@ -50,6 +50,8 @@ class Manifest:
     validation: dict
     tools: dict
     created: str
+    # precision -> what its graphs compute in (model.precision.policy); {} in older exports
+    precision_policy: dict = field(default_factory=dict)
     format: str = MANIFEST_FORMAT
     version: int = MANIFEST_VERSION
 

@@ -10,8 +10,9 @@ from ..predict.panoptic import PanopticPrediction
 
 def raw_parity(ours, reference) -> dict:
     """Max |a - b| of every tensor of two graph results (dataclasses of tensors with a
-    ``mask_logits`` field), and the agreement of their hard masks: the fraction of pixels whose
-    sign agrees and the mean per-query IoU."""
+    ``mask_logits`` field), and task figures apart from the post-processing (whose panoptic
+    merge is chaotic with random weights): the fraction of hard-mask pixels whose sign agrees
+    and the per-query class-agnostic mask IoU (mean and minimum)."""
     result = {}
     for field in dataclasses.fields(ours):
         a, b = (getattr(x, field.name).detach().float().cpu() for x in (ours, reference))
@@ -19,6 +20,7 @@ def raw_parity(ours, reference) -> dict:
     masks = mask_agreement(ours.mask_logits, reference.mask_logits)
     result["mask_sign_agreement"] = masks.sign
     result["mask_mean_iou"] = masks.iou_mean
+    result["mask_min_iou"] = masks.iou_min
     return result
 
 

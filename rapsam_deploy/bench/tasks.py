@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..eval.agreement import prompt_agreement
+from ..parity import class_agreement
 from ..predict.panoptic import PanopticPredictor
 from ..predict.preprocess import ResizePolicy
 from ..predict.prompt import PromptPredictor
@@ -101,6 +102,7 @@ class PanopticTask(Task):
 
     def parity(self, reference: Task) -> dict:
         figures = raw_parity(self.last["raw"], reference.last["raw"])
+        figures["class_agreement"] = class_agreement(self.last["raw"].class_logits, reference.last["raw"].class_logits)
         pairs = zip(self.last["results"], reference.last["results"], strict=True)
         figures["panoptic_segment_agreement"] = float(np.mean([segment_agreement(a, b) for a, b in pairs]))
         return figures
@@ -173,6 +175,7 @@ class VideoTask(Task):
 
     def parity(self, reference: Task) -> dict:
         figures = raw_parity(self.last["raw"], reference.last["raw"])
+        figures["class_agreement"] = class_agreement(self.last["raw"].class_logits, reference.last["raw"].class_logits)
         ours = [set(f.track_ids.tolist()) for f in self.last["frames"]]
         theirs = [set(f.track_ids.tolist()) for f in reference.last["frames"]]
         figures["track_agreement"] = float(

@@ -103,6 +103,23 @@ def summary(manifest: Manifest) -> str:
     return table(rows, ["file", "size", "max rel err", "mask sign agree", "hard-mask flips", "parity"])
 
 
+def task_summary(manifest: Manifest) -> str:
+    """Each form's chain (encoder -> decoder -> adapters) by task figures, one row per form."""
+    tasks = manifest.validation.get("tasks") or {}
+    rows = [
+        [form, f"{t['mask_iou_mean']:.4f}", f"{t['mask_iou_min']:.4f}", f"{t['class_agreement']:.4f}",
+         f"{t['prompt_iou_mean']:.4f}", "ok" if not t["misses"] else "FAILED", t["gates"]]
+        for form, t in tasks.get("forms", {}).items()
+    ]  # fmt: skip
+    floor = tasks.get("noise_floor")
+    if floor:
+        rows.append([f"(fp32 + {floor['gray_levels']} gray levels of noise)", f"{floor['mask_iou_mean']:.4f}",
+                     f"{floor['mask_iou_min']:.4f}", f"{floor['class_agreement']:.4f}",
+                     f"{floor['prompt_iou_mean']:.4f}", "-", "the model's own sensitivity"])  # fmt: skip
+    headers = ["chain", "mask IoU mean", "mask IoU min", "class agree", "prompt IoU", "tasks", "gates"]
+    return table(rows, headers) if rows else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     for option, path in (("--checkpoint", args.checkpoint), ("--class-embed", args.class_embed)):
@@ -127,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     manifest = export_model(options, log=log_stderr)
     print(summary(manifest))
+    tasks = task_summary(manifest)
+    if tasks:
+        print("\n" + tasks)
     if not manifest.model["trained"]:
         print("note: random weights (no --checkpoint): graphs are for speed and parity work, not for predictions")
     return 0

@@ -25,13 +25,14 @@ from ..model import RapSam, build_model, set_deform_impl
 from ..model.deform_conv import DEFORM_IMPLS
 from ..model.graphs import FUSED_GRAPHS, GRAPH_MODULES
 from ..model.kernel_updator import set_fused_impl
-from ..model.precision import FP32_GRAPHS, half_precision
+from ..model.precision import FP32_GRAPHS, half_precision, policy
 from .checks import check_graph, shared_weights
 from .fused_function import attach_fused_function
 from .onnx_export import DEFORM_CONV_OPSET, MIN_OPSET, export_graph
 from .polygraphy_data import POLYGRAPHY_DIR, require_polygraphy, write_polygraphy_data
 from .reference_cases import Case, reference_cases
 from .simplify import simplify
+from .task_parity import TaskReport, tasks_json, validate_tasks
 from .tensorrt_ops import unsupported_ops
 from .tracing import example_inputs
 from .validate import THRESHOLDS, ArtifactParity, failures, validate_files
@@ -228,6 +229,7 @@ def _manifest(
         validation=validation,
         tools=_tools(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        precision_policy={p: policy(p) for p in options.precisions},
     )
 
 
@@ -241,6 +243,23 @@ def _validation_error(reports: list[ArtifactParity]) -> ExportValidationError:
         "exported graphs do not match the PyTorch reference (nothing was written):\n" + "\n".join(lines),
         f"thresholds are {limits}; report this with the figures, or pass --no-validate to keep the graphs anyway",
     )
+
+
+def _task_error(tasks: list[TaskReport]) -> ExportValidationError:
+    lines = [f"  {t.form} chain: {'; '.join(t.misses)} (gates: {t.gates})" for t in tasks if t.misses]
+    return ExportValidationError(
+        "exported graphs match the PyTorch reference one by one but not as a chain (nothing was written):\n"
+        + "\n".join(lines),
+        "report this with the figures, or pass --no-validate to keep the graphs anyway",
+    )
+
+
+def _chains(options: ExportOptions, directory: Path) -> dict[str, dict[str, Path]]:
+    """Each exported form ('standard/fp16') -> graph name -> its file in ``directory``."""
+    chains: dict[str, dict[str, Path]] = {}
+    for precision, variant, spec, file in _forms(options):
+        chains.setdefault(f"{variant}/{precision}", {})[spec.name] = directory / file
+    return chains
 
 
 def export_model(options: ExportOptions | None = None, log: Callable[[str], None] = print, **overrides) -> Manifest:
@@ -285,6 +304,7 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
 
         cases = _reference_cases(model, options, log)
         parity: dict[str, ArtifactParity] = {}
+        floor, tasks = None, []
         if options.validate:
             step = time.perf_counter()
             log(f"validating with ONNX Runtime (CPU) against PyTorch at {options.image_size} and a second size ...")
@@ -293,6 +313,10 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
             parity = {r.file: r for r in reports}
             if not all(r.passed for r in reports):
                 raise _validation_error(reports)
+            log(f"graph by graph: passed; task figures of each form's chain at {options.image_size} ...")
+            floor, tasks = validate_tasks(model, _chains(options, staging), options.image_size, log)
+            if any(t.misses for t in tasks):
+                raise _task_error(tasks)
             log(f"validation passed ({time.perf_counter() - step:.1f} s)")
 
         artifacts = _artifacts(options, built, parity)
@@ -301,6 +325,7 @@ def export_model(options: ExportOptions | None = None, log: Callable[[str], None
             "runtime": "onnxruntime CPUExecutionProvider",
             "thresholds": {p: asdict(t) for p, t in THRESHOLDS.items()},
             "shared_weights": _shared_weights(built, options),
+            "tasks": tasks_json(floor, tasks),
         }
         if options.polygraphy:
             validation["polygraphy"] = write_polygraphy_data(cases, staging)

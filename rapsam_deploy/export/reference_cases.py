@@ -14,6 +14,7 @@ The export's cases (H x W is the tracing size, H2 x W2 a second size, ``other_si
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,45 +82,63 @@ def _numpy(tensors) -> list[np.ndarray]:
     return [t.detach().cpu().numpy() for t in tensors]
 
 
+# Runs one graph: (spec, *inputs in the contract's order) -> outputs in the contract's order.
+GraphRun = Callable[..., tuple[Tensor, ...]]
+
+
+def torch_run(model: RapSam) -> GraphRun:
+    """``model``'s graph modules as a :data:`GraphRun`."""
+
+    def run(spec: contract.GraphSpec, *inputs: Tensor) -> tuple[Tensor, ...]:
+        outputs = GRAPH_MODULES[spec.name](model)(*inputs)
+        return outputs if isinstance(outputs, tuple) else (outputs,)
+
+    return run
+
+
 @torch.no_grad()
-def graph_case(model: RapSam, name: str, spec: contract.GraphSpec, *inputs: Tensor) -> tuple[Case, tuple[Tensor, ...]]:
-    """The case of ``spec`` on ``inputs`` (contract order) with the reference's outputs, and
-    those outputs as tensors (the next graph's inputs)."""
+def graph_case(
+    model: RapSam, name: str, spec: contract.GraphSpec, *inputs: Tensor, run: GraphRun | None = None
+) -> tuple[Case, tuple[Tensor, ...]]:
+    """The case of ``spec`` on ``inputs`` (contract order) with ``run``'s outputs (the
+    reference's: ``model``'s graph modules, by default), and those outputs as tensors (the next
+    graph's inputs). Hard masks are observed in PyTorch runs only."""
     hard_masks: list[Tensor] = []
     with observe_hard_masks(hard_masks.append):
-        outputs = GRAPH_MODULES[spec.name](model)(*inputs)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        outputs = (run or torch_run(model))(spec, *inputs)
     expected = dict(zip(spec.output_names, _numpy(outputs), strict=True))
     case = Case(name, spec.name, spec.bind(*_numpy(inputs)), expected, _numpy(hard_masks))
     return case, outputs
 
 
-def encoder_case(model: RapSam, name: str, images: Tensor) -> tuple[Case, Tensor]:
+def encoder_case(model: RapSam, name: str, images: Tensor, run: GraphRun | None = None) -> tuple[Case, Tensor]:
     """The encoder on ``images`` [B,3,H,W]; returns the case and the features [B,C,H/4,W/4]."""
-    case, (features,) = graph_case(model, name, contract.ENCODER, images)
+    case, (features,) = graph_case(model, name, contract.ENCODER, images, run=run)
     return case, features
 
 
-def object_cases(model: RapSam, name: str, features: Tensor, num_queries: int) -> list[Case]:
+def object_cases(
+    model: RapSam, name: str, features: Tensor, num_queries: int, run: GraphRun | None = None
+) -> list[Case]:
     """Decoder and object adapter on ``features`` [B,C,Hf,Wf] with the first ``num_queries``
     object queries."""
     queries = model.object_queries[:num_queries].unsqueeze(0).expand(features.shape[0], -1, -1).contiguous()
     decoder, (kernels, masks, _, _) = graph_case(
-        model, name, contract.DECODER, features, queries, model.object_attn_mask(num_queries)
+        model, name, contract.DECODER, features, queries, model.object_attn_mask(num_queries), run=run
     )
-    adapter, _ = graph_case(model, name, contract.ADAPTER_OBJECT, features, kernels, masks)
+    adapter, _ = graph_case(model, name, contract.ADAPTER_OBJECT, features, kernels, masks, run=run)
     return [decoder, adapter]
 
 
-def prompt_cases(model: RapSam, name: str, features: Tensor, boxes: Tensor) -> list[Case]:
+def prompt_cases(model: RapSam, name: str, features: Tensor, boxes: Tensor, run: GraphRun | None = None) -> list[Case]:
     """Prompt encoder, decoder and prompt adapter on ``features`` [1,C,Hf,Wf] and normalised
     ``boxes`` [1,N,4]."""
     kinds = torch.full(boxes.shape[:2], contract.PROMPT_KIND_DEFAULT, dtype=torch.int64)
-    encoder, (queries,) = graph_case(model, name, contract.PROMPT_ENCODER, boxes, kinds)
+    encoder, (queries,) = graph_case(model, name, contract.PROMPT_ENCODER, boxes, kinds, run=run)
     decoder, (kernels, _, _, _) = graph_case(
-        model, name, contract.DECODER, features, queries, model.prompt_attn_mask(boxes.shape[1])
+        model, name, contract.DECODER, features, queries, model.prompt_attn_mask(boxes.shape[1]), run=run
     )
-    adapter, _ = graph_case(model, name, contract.ADAPTER_PROMPT, features, kernels)
+    adapter, _ = graph_case(model, name, contract.ADAPTER_PROMPT, features, kernels, run=run)
     return [encoder, decoder, adapter]
 
 
@@ -128,15 +147,19 @@ def _size_name(size: tuple[int, int]) -> str:
 
 
 @torch.no_grad()
-def size_cases(model: RapSam, size: tuple[int, int], batch: int, num_queries: int, num_prompts: int) -> list[Case]:
-    """Every graph at one input size: the image path with ``batch`` photos and ``num_queries``
-    object queries, the prompt path with ``num_prompts`` prompts (points, then one box)."""
+def size_cases(
+    model: RapSam, size: tuple[int, int], batch: int, num_queries: int, num_prompts: int, run: GraphRun | None = None
+) -> list[Case]:
+    """Every graph at one input size, each on the outputs of the one before (a chain): the image
+    path with ``batch`` photos and ``num_queries`` object queries, the prompt path with
+    ``num_prompts`` prompts (points, then one box). ``run`` runs the graphs (``model``'s, by
+    default; ``model`` gives the queries either way)."""
     tag = f"{_size_name(size)}/B={batch}"
-    encoder, features = encoder_case(model, f"image@{tag}", photos(batch, size))
+    encoder, features = encoder_case(model, f"image@{tag}", photos(batch, size), run)
     points = [_POINTS[i % len(_POINTS)] for i in range(max(num_prompts - 1, 1))]
     boxes = point_prompts(points, [(0.1, 0.1, 0.6, 0.7)], size)[:, :num_prompts]
-    cases = [encoder, *object_cases(model, f"image@{tag}/N={num_queries}", features, num_queries)]
-    return cases + prompt_cases(model, f"prompt@{_size_name(size)}/N={num_prompts}", features[:1], boxes)
+    cases = [encoder, *object_cases(model, f"image@{tag}/N={num_queries}", features, num_queries, run)]
+    return cases + prompt_cases(model, f"prompt@{_size_name(size)}/N={num_prompts}", features[:1], boxes, run)
 
 
 @torch.no_grad()

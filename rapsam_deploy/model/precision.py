@@ -9,12 +9,16 @@ LayerNorm (fp16 LayerNorm overflow is the
 best-known way SAM-family engines lose all accuracy), the softmax (in the attention code), the
 cosine classifier, the image normalisation, and the whole prompt encoder (``FP32_GRAPHS``).
 Graph inputs and outputs stay fp32.
+
+``mixed_precision`` is the measuring form of the same rules: the fp32 model with only some named
+blocks (``BLOCKS``) in a lower precision (fp16 or bf16), their fp32 islands kept, so that each
+block's share of the error can be measured (``benchmarks/precision_blocks.py``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +38,28 @@ FP32_GRAPHS = {
 }
 
 
+# Blocks (``BLOCKS``) an fp16 export keeps in fp32 beyond the islands: none. Measured with
+# ``benchmarks/precision_blocks.py`` (README, "Reduced precision, block by block"): fp16 everywhere
+# else keeps the chain within the model's own response to 8-bit rounding noise for r18 and r50
+# at 512 and 1024, and meets the absolute gates where that floor can tell (r18 at 1024).
+FP16_FP32_BLOCKS: tuple[str, ...] = ()
+
+
+def policy(precision: str) -> dict:
+    """What ``precision``'s graphs compute in, as the manifest records it."""
+    if precision == "fp32":
+        return {"compute": "fp32"}
+    return {
+        "compute": precision,
+        "inputs_outputs": "fp32",
+        "fp32_modules": [cls.__name__ for cls in FP32_MODULES],
+        "fp32_blocks": list(FP16_FP32_BLOCKS),
+        "fp32_graphs": sorted(FP32_GRAPHS),
+        "softmax": "fp32",
+        "measured_by": "benchmarks/precision_blocks.py",
+    }
+
+
 def _cast_inputs(dtype: torch.dtype) -> Callable:
     def hook(module: nn.Module, args: tuple) -> tuple:
         return tuple(a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
@@ -42,8 +68,10 @@ def _cast_inputs(dtype: torch.dtype) -> Callable:
 
 
 def _cast_output(dtype: torch.dtype) -> Callable:
-    def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        return output.to(dtype)
+    def hook(module: nn.Module, args: tuple, output: Tensor | tuple) -> Tensor | tuple:
+        if isinstance(output, tuple):
+            return tuple(o.to(dtype) if isinstance(o, Tensor) and o.is_floating_point() else o for o in output)
+        return output.to(dtype) if output.is_floating_point() else output
 
     return hook
 
@@ -57,19 +85,75 @@ def _keep_fp32(island: nn.Module, original: nn.Module) -> None:
             tensor.copy_(values[name])
 
 
+def _islands_fp32(part: nn.Module, originals: dict[int, nn.Module], dtype: torch.dtype) -> None:
+    """The policy's fp32 islands inside ``part`` (a low-precision copy) back to fp32, with fp32
+    inputs and ``dtype`` outputs; ``part`` itself is left as it is."""
+    for name, module in part.named_modules():
+        if name and isinstance(module, FP32_MODULES):
+            _keep_fp32(module, originals[id(module)])
+            module.register_forward_pre_hook(_cast_inputs(torch.float32))
+            if not isinstance(module, FP32_OUTPUT_MODULES):
+                module.register_forward_hook(_cast_output(dtype))
+
+
+def _originals(copied: nn.Module, model: nn.Module) -> dict[int, nn.Module]:
+    """Each module of ``copied`` (a deep copy of ``model``) by id -> the module it was copied from."""
+    pairs = zip(copied.named_modules(remove_duplicate=False), model.named_modules(remove_duplicate=False), strict=True)
+    return {id(copy_): original for (_, copy_), (_, original) in pairs}
+
+
 def half_precision(model: RapSam) -> RapSam:
     """A copy of ``model`` computing in fp16 with the fp32 islands of the policy."""
     half = copy.deepcopy(model).half()
     half.pixel_mean = model.pixel_mean.float()
     half.pixel_std = model.pixel_std.float()
     half.backbone.register_forward_pre_hook(_cast_inputs(torch.float16))
-    originals = dict(model.named_modules())
     for name in ("pb_embedding", "mask_tokens", "pos_linear"):  # the prompt encoder (FP32_GRAPHS)
         _keep_fp32(getattr(half.panoptic_head, name), getattr(model.panoptic_head, name))
-    for name, module in half.named_modules():
-        if isinstance(module, FP32_MODULES):
-            _keep_fp32(module, originals[name])
-            module.register_forward_pre_hook(_cast_inputs(torch.float32))
-            if not isinstance(module, FP32_OUTPUT_MODULES):
-                module.register_forward_hook(_cast_output(torch.float16))
+    _islands_fp32(half, _originals(half, model), torch.float16)
     return half
+
+
+_LEVELS = (1, 2, 3)  # the neck's deformable levels (deform_conv1..3)
+# The model's parts that a precision policy decides on, as the module paths they hold.
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "backbone.stem": ("backbone.conv1", "backbone.bn1"),
+    **{f"backbone.layer{i}": (f"backbone.layer{i}",) for i in (1, 2, 3, 4)},
+    "neck.lateral": tuple(f"neck.deconv.lateral_conv{i}" for i in (0, 1, 2, 3)),
+    "neck.offsets": tuple(f"neck.deconv.deform_conv{i}.dcn_offset" for i in _LEVELS),
+    "neck.sampling": tuple(f"neck.deconv.deform_conv{i}.dcn" for i in _LEVELS),
+    "neck.upsampling": tuple(
+        f"neck.deconv.deform_conv{i}.{part}" for i in _LEVELS for part in ("dcn_bn", "up_sample", "up_bn")
+    ),
+    "neck.fusion": (*(f"neck.deconv.conv_a{i}" for i in (2, 3, 4, 5)), "neck.deconv.output_conv", "neck.loc_conv"),
+    **{f"decoder.stage{i}": (f"panoptic_head.mask_heads.{i}",) for i in (0, 1, 2)},
+    contract.ADAPTER_OBJECT.name: ("panoptic_head.panoptic_attn", "panoptic_head.panoptic_cls"),
+    contract.ADAPTER_PROMPT.name: (
+        "panoptic_head.prompt_attn",
+        "panoptic_head.prompt_norm",
+        "panoptic_head.prompt_iou",
+    ),
+}
+
+
+def mixed_precision(model: RapSam, dtype: torch.dtype, blocks: Iterable[str]) -> RapSam:
+    """A copy of ``model`` in fp32 but for ``blocks`` (names of ``BLOCKS``), which compute in
+    ``dtype`` (float16 or bfloat16) from inputs rounded to it, with the policy's fp32 islands
+    inside them kept. A block made of islands only (``neck.sampling``) is lowered whole: that is
+    how its own share is measured. Outputs go on in fp32, as between the graphs of an export."""
+    mixed = copy.deepcopy(model)
+    modules = dict(mixed.named_modules())
+    originals = _originals(mixed, model)
+    for block in blocks:
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}: one of {sorted(BLOCKS)}")
+        parts = [modules[path] for path in BLOCKS[block]]
+        only_islands = all(isinstance(part, FP32_MODULES) for part in parts)
+        for part in parts:
+            if isinstance(part, FP32_MODULES) and not only_islands:
+                continue
+            part.to(dtype)
+            part.register_forward_pre_hook(_cast_inputs(dtype))
+            part.register_forward_hook(_cast_output(torch.float32))
+            _islands_fp32(part, originals, dtype)
+    return mixed
