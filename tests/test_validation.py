@@ -187,7 +187,7 @@ def test_every_form_of_the_export_meets_its_task_gates(exported_r18):
     assert set(tasks["forms"]) == {"standard/fp32", "plugin/fp32", "standard/fp16", "plugin/fp16"}
     for form, report in tasks["forms"].items():
         assert report["misses"] == [], form
-        assert report["gates"] == "absolute" if form.endswith("fp32") else "noise" in report["gates"], form
+        assert report["gates"].startswith("absolute") if form.endswith("fp32") else "noise" in report["gates"], form
     assert tasks["forms"]["standard/fp32"]["mask_iou_mean"] > 0.999
     # untrained weights: fp16 is held to the model's own response to quantisation noise
     assert tasks["noise_floor"]["gray_levels"] == 0.29 and tasks["noise_floor"]["mask_iou_mean"] < 0.99

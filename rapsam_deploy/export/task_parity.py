@@ -13,8 +13,9 @@ weights: an untrained model with random weights is chaotic (measured in
 already moves its per-query masks below them in fp32). So ``validate_tasks`` gates an untrained
 model's reduced-precision forms against that model's own response to the noise that rounding
 to 8-bit gray levels adds (``QUANTISATION_NOISE``): a form may move the answers no more than
-re-saving the photo would, give or take the figures' own spread (``noise_gates``). fp32 forms,
-and every form of a trained model, meet ``GATES``.
+re-saving the photo would, give or take the figures' own spread (``noise_gates``). Every form
+of a trained model meets ``GATES``; fp32 forms of an untrained one meet them on the means (the
+minimum over queries is one query's IoU, which float noise moves through the same chaos).
 """
 
 from __future__ import annotations
@@ -117,17 +118,23 @@ def with_image_noise(model: RapSam, sigma: float, seed: int = 0) -> RapSam:
     return noisy
 
 
-# How much more than the noise floor's disagreement (1 - figure) a form may show: a figure over
-# 200 queries moves by 0.005 a query, and at some sizes fp16 and the noise tie (r18 at 384x384:
-# class agreement 0.985 both). A wrong cast or weight disagrees on most queries.
+# How much more than the noise floor's disagreement (1 - figure) a form may show, on top of what
+# the absolute gates allow. The figures are counts over 200 queries and 5 prompts: the floor's
+# class agreement at 576x576 was 1.000, 0.985 and 0.995 for three noise seeds, and fp16 0.995.
+# A wrong cast or weight disagrees on most queries.
 NOISE_MARGIN = 1.5
 
 
 def noise_gates(floor: TaskParity) -> TaskParity:
-    """Gates from the noise floor: each mean figure may disagree ``NOISE_MARGIN`` times as much.
-    The minimum over queries is not held: it is one near-empty query's IoU, which with random
-    weights falls either way between two perturbations of the same size."""
-    means = {key: 1 - NOISE_MARGIN * (1 - getattr(floor, key)) for key in _GATED if key != "mask_iou_min"}
+    """Gates from the noise floor: each mean figure may disagree ``NOISE_MARGIN`` times as much
+    as the floor, plus the absolute gate's own allowance (``1 - GATES``). The minimum over
+    queries is not held: it is one near-empty query's IoU, which with random weights falls
+    either way between two perturbations of the same size."""
+    means = {
+        key: 1 - NOISE_MARGIN * (1 - getattr(floor, key)) - (1 - getattr(GATES, key))
+        for key in _GATED
+        if key != "mask_iou_min"
+    }
     return replace(floor, mask_iou_min=0.0, **means)
 
 
@@ -169,14 +176,18 @@ def validate_tasks(
     reports = []
     for form, paths in forms.items():
         parity = task_parity(size_cases(model, *chain, run=onnx_run(paths)), reference)
-        if form.endswith("fp32") or model.info.trained:
+        if model.info.trained:
             gates, label = GATES, "absolute"
+        elif form.endswith("fp32"):
+            # Float noise flips a few pixels of a small mask, which random weights amplify: one
+            # query's IoU fell to 0.93 at 192x192 while the mean stayed 0.9995.
+            gates, label = replace(GATES, mask_iou_min=0.0), "absolute, on the means (random weights)"
         else:
             if floor is None:
                 floor = task_parity(size_cases(with_image_noise(model, QUANTISATION_NOISE), *chain), reference)
                 log(f"  fp32 model under {QUANTISATION_NOISE} gray levels of noise: {describe(floor)}")
             gates = noise_gates(floor)
-            label = f"means within {NOISE_MARGIN}x the disagreement of {QUANTISATION_NOISE} gray levels of noise"
+            label = f"means: {NOISE_MARGIN}x the disagreement under {QUANTISATION_NOISE} gray levels of noise, + slack"
         report = TaskReport(form, parity, label, parity.misses(gates))
         log(f"  {form} chain: {describe(parity)}: {'ok' if not report.misses else 'FAILED'} ({label})")
         reports.append(report)
