@@ -58,8 +58,12 @@ class Runner:
         return size_cases(model.eval(), self.size, self.batch, 100, self.prompts)
 
     def row(self, kind: str, name: str, model: RapSam, **extra) -> TaskParity:
+        """Run ``model``'s chain and record it as a row."""
         start = time.perf_counter()
-        parity = task_parity(self.cases(model), self.reference)
+        return self.record(kind, name, task_parity(self.cases(model), self.reference), start, **extra)
+
+    def record(self, kind: str, name: str, parity: TaskParity, start: float, **extra) -> TaskParity:
+        """Record a measured chain as a row (and print it, with the seconds since ``start``)."""
         misses = parity.misses()
         noise_misses = parity.misses(noise_gates(self.floor))
         self.rows.append(
@@ -119,7 +123,11 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     runner = Runner(model, tuple(args.image_size), args.batch, args.prompts)
     start = time.perf_counter()
     for sigma in args.noise:
-        runner.row("fp32", f"image + noise of {sigma:g} gray levels", with_image_noise(model, sigma), sigma=sigma)
+        name = f"image + noise of {sigma:g} gray levels"
+        if sigma == QUANTISATION_NOISE:  # the floor, measured when the runner was made
+            runner.record("fp32", name, runner.floor, time.perf_counter(), sigma=sigma)
+        else:
+            runner.row("fp32", name, with_image_noise(model, sigma), sigma=sigma)
     for dtype in args.dtypes:
         if dtype == "fp16":
             runner.row("fp16", "the export's fp16 policy (half_precision)", half_precision(model))

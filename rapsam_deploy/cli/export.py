@@ -103,19 +103,22 @@ def summary(manifest: Manifest) -> str:
     return table(rows, ["file", "size", "max rel err", "mask sign agree", "hard-mask flips", "parity"])
 
 
+def _task_figures(figures: dict) -> list[str]:
+    keys = ("mask_iou_mean", "mask_iou_min", "class_agreement", "prompt_iou_mean")
+    return [f"{figures[key]:.4f}" for key in keys]
+
+
 def task_summary(manifest: Manifest) -> str:
     """Each form's chain (encoder -> decoder -> adapters) by task figures, one row per form."""
     tasks = manifest.validation.get("tasks") or {}
     rows = [
-        [form, f"{t['mask_iou_mean']:.4f}", f"{t['mask_iou_min']:.4f}", f"{t['class_agreement']:.4f}",
-         f"{t['prompt_iou_mean']:.4f}", "ok" if not t["misses"] else "FAILED", t["gates"]]
+        [form, *_task_figures(t), "ok" if not t["misses"] else "FAILED", t["gates"]]
         for form, t in tasks.get("forms", {}).items()
-    ]  # fmt: skip
+    ]
     floor = tasks.get("noise_floor")
     if floor:
-        rows.append([f"(fp32 + {floor['gray_levels']} gray levels of noise)", f"{floor['mask_iou_mean']:.4f}",
-                     f"{floor['mask_iou_min']:.4f}", f"{floor['class_agreement']:.4f}",
-                     f"{floor['prompt_iou_mean']:.4f}", "-", "the model's own sensitivity"])  # fmt: skip
+        name = f"(fp32 + {floor['gray_levels']} gray levels of noise)"
+        rows.append([name, *_task_figures(floor), "-", "the model's own sensitivity"])
     headers = ["chain", "mask IoU mean", "mask IoU min", "class agree", "prompt IoU", "tasks", "gates"]
     return table(rows, headers) if rows else ""
 

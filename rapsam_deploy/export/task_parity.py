@@ -138,14 +138,16 @@ def noise_gates(floor: TaskParity) -> TaskParity:
     return replace(floor, mask_iou_min=0.0, **means)
 
 
-def onnx_run(paths: Mapping[str, Path]) -> GraphRun:
-    """ONNX Runtime (CPU) sessions of ``paths`` (graph name -> file) as a ``GraphRun``."""
-    sessions: dict = {}
+def onnx_run(paths: Mapping[str, Path], sessions: dict[Path, object] | None = None) -> GraphRun:
+    """ONNX Runtime (CPU) sessions of ``paths`` (graph name -> file) as a ``GraphRun``, made on
+    first use and kept in ``sessions`` (by file: forms share files, so they may share it)."""
+    sessions = {} if sessions is None else sessions
 
     def run_graph(spec: contract.GraphSpec, *inputs: Tensor) -> tuple[Tensor, ...]:
-        if spec.name not in sessions:
-            sessions[spec.name] = create_session(paths[spec.name])
-        outputs = run(sessions[spec.name], spec.bind(*(t.numpy() for t in inputs)))
+        path = paths[spec.name]
+        if path not in sessions:
+            sessions[path] = create_session(path)
+        outputs = run(sessions[path], spec.bind(*(t.numpy() for t in inputs)))
         return tuple(torch.from_numpy(o) for o in spec.unpack(outputs))
 
     return run_graph
@@ -174,8 +176,9 @@ def validate_tasks(
     reference = size_cases(model, *chain)
     floor = None
     reports = []
+    sessions: dict[Path, object] = {}
     for form, paths in forms.items():
-        parity = task_parity(size_cases(model, *chain, run=onnx_run(paths)), reference)
+        parity = task_parity(size_cases(model, *chain, run=onnx_run(paths, sessions)), reference)
         if model.info.trained:
             gates, label = GATES, "absolute"
         elif form.endswith("fp32"):
