@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from report_files import add_chain_arguments, task_cells, write_report
 
 from rapsam_deploy.export.reference_cases import Case, size_cases
 from rapsam_deploy.export.task_parity import (
@@ -54,8 +54,10 @@ class Runner:
         self.rows: list[dict] = []
         self.floor = task_parity(self.cases(with_image_noise(model, QUANTISATION_NOISE)), self.reference)
 
-    def cases(self, model: RapSam) -> list[Case]:
-        return size_cases(model.eval(), self.size, self.batch, 100, self.prompts)
+    def cases(self, model: RapSam, run=None) -> list[Case]:
+        """``model``'s chain on this runner's photos and prompts (each graph by ``run``, or the
+        model's own graph modules)."""
+        return size_cases(model.eval(), self.size, self.batch, 100, self.prompts, run=run)
 
     def row(self, kind: str, name: str, model: RapSam, **extra) -> TaskParity:
         """Run ``model``'s chain and record it as a row."""
@@ -108,10 +110,7 @@ def _markdown(report: dict) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in report["rows"]:
-        figures = [f"{r['features_mean_rel']:.1e}"] + [
-            f"{r[k]:.4f}"
-            for k in ("mask_iou_mean", "mask_iou_min", "class_agreement", "prompt_iou_mean", "prompt_iou_min")
-        ]
+        figures = task_cells(r)
         verdict = "met" if not r["misses"] else "missed: " + "; ".join(r["misses"])
         noise = "yes" if not r["noise_misses"] else "no: " + "; ".join(r["noise_misses"])
         lines.append(f"| {r['kind']} | {r['name']} | " + " | ".join(figures) + f" | {verdict} | {noise} |")
@@ -152,11 +151,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backbone", default="r18", choices=("r18", "r50"))
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
-    p.add_argument("--image-size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
-    p.add_argument("--batch", type=int, default=2, help="sample photos per chain")
-    p.add_argument("--prompts", type=int, default=5)
+    add_chain_arguments(p)
     p.add_argument("--dtypes", nargs="+", default=["fp16", "bf16"], choices=sorted(DTYPES))
     p.add_argument("--noise", type=float, nargs="*", default=[0.05, QUANTISATION_NOISE], help="noise rows, gray levels")
     p.add_argument("--no-greedy", dest="greedy", action="store_false", help="skip the greedy fp32 search")
@@ -166,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     report = run(args, lambda line: print(line, file=sys.stderr))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "report.md").write_text(_markdown(report))
-    print(_markdown(report))
+    write_report(args.out, report, _markdown(report))
     return 0
 
 

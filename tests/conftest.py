@@ -71,6 +71,16 @@ def exported_r18(tmp_path_factory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="session")
+def exported_decomposed(tmp_path_factory) -> Path:
+    """r18 exported at 128x160 with ``--deform-conv decomposed`` (standard fp32, validated)."""
+    from rapsam_deploy.export import export_model
+
+    output = tmp_path_factory.mktemp("decomposed") / "r18"
+    export_model(output=output, image_size=EXPORT_SIZE, deform_conv="decomposed", log=lambda _: None)
+    return output
+
+
+@pytest.fixture(scope="session")
 def r18():
     from rapsam_deploy.model import build_model
 

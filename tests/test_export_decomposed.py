@@ -10,7 +10,6 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import EXPORT_SIZE as TRACE_SIZE
 from conftest import photo_rgb
 from onnx import numpy_helper
 from test_runtime import assert_same_instances
@@ -18,7 +17,6 @@ from test_runtime import assert_same_instances
 from rapsam_deploy.artifacts import contract
 from rapsam_deploy.artifacts.manifest import read_manifest
 from rapsam_deploy.backends.onnxruntime_session import create_session, run
-from rapsam_deploy.export import export_model
 from rapsam_deploy.export.checks import check_graph
 from rapsam_deploy.export.onnx_export import trace_to_onnx
 from rapsam_deploy.export.tensorrt_ops import unsupported_ops
@@ -36,10 +34,8 @@ OTHER_SIZE = (160, 224)
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("decomposed") / "r18"
-    export_model(output=output, image_size=TRACE_SIZE, deform_conv="decomposed", log=lambda _: None)
-    return output
+def exported(exported_decomposed) -> Path:
+    return exported_decomposed
 
 
 @pytest.fixture(scope="module")

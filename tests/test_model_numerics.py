@@ -11,7 +11,7 @@ import torch
 from reference_ops import modulated_deform_conv2d_direct
 from torch import nn
 
-from rapsam_deploy.model.attention import MultiheadAttention, ResidualCrossAttention
+from rapsam_deploy.model.attention import MultiheadAttention, ResidualCrossAttention, fold_key_projections
 from rapsam_deploy.model.classifier import LOGIT_SCALE, CosineClassifier
 from rapsam_deploy.model.deform_conv import ModulatedDeformConv2d, deform_conv2d_decomposed, set_deform_impl
 from rapsam_deploy.model.mask_pool import mask_pool
@@ -47,6 +47,25 @@ def test_residual_cross_attention_equals_query_plus_torch_attention():
         q, k = query.transpose(0, 1), key.transpose(0, 1)
         expected = query + ref(q, k, k.clone())[0].transpose(0, 1)
         torch.testing.assert_close(ours(query, key), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("num_keys", [50, 4096])
+def test_folded_key_projections_equal_the_projected_attention(num_keys):
+    """The exported prompt adapter's form: the same answer as the official projected keys and
+    values, with non-zero biases (the key bias cancels in the softmax; the value bias passes
+    through because the attention weights sum to 1) and keys of feature-map size."""
+    torch.manual_seed(2)
+    ours = ResidualCrossAttention(64, 8)
+    with torch.no_grad():
+        ours.attn.in_proj_bias.normal_(0, 0.5)
+        ours.attn.out_proj.bias.normal_(0, 0.5)
+        query, key = torch.randn(2, 5, 64), torch.randn(2, num_keys, 64) * 3
+        expected = ours(query, key)
+        fold_key_projections(ours, True)
+        got = ours(query, key)
+        fold_key_projections(ours, False)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        assert torch.equal(ours(query, key), expected)
 
 
 def test_mask_pool_is_unnormalised_sum_under_logit_above_zero():

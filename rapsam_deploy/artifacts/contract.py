@@ -225,8 +225,9 @@ FUSED_OP_OUTPUT = _t("new_kernels", "float32", "B", "N", CHANNELS)
 
 # The forms every graph can be exported in (the manifest lists each); fp32 standard graphs are
 # the default everywhere: they are what ``rapsam-export`` writes unless asked, and their results
-# equal the PyTorch reference's, while fp16 changes results and is asked for explicitly.
+# equal the PyTorch reference's, while fp16 and int8 (QDQ graphs quantized from the fp32 ones,
+# calibrated on sample photos) change results and are asked for explicitly.
 VARIANTS = ("standard", "plugin")
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_VARIANT = "standard"
 DEFAULT_PRECISION = "fp32"

@@ -66,6 +66,13 @@ class Manifest:
             f"re-export with --variant {variant} --precision {precision}",
         )
 
+    def task_misses(self, form: str) -> list[str] | None:
+        """The task gates the chain of ``form`` ('standard/int8', or a runtime's computation of the
+        fp32 graphs such as 'openvino/bf16') missed at export ([]: it met them all; an int8 form
+        is written even where it misses), or None where it was not validated."""
+        entry = ((self.validation.get("tasks") or {}).get("forms") or {}).get(form)
+        return None if not isinstance(entry, dict) else list(entry.get("misses", []))
+
     def to_json(self) -> dict:
         return asdict(self)
 

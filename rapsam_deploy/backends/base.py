@@ -10,13 +10,17 @@ inputs and outputs in the contract's order, no tensor names spelled.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 
 from ..artifacts import contract
 from ..artifacts.contract import GraphSpec
+
+# Runs one graph: (spec, *inputs in the contract's order) -> outputs in the contract's order, as
+# ``Backend.call`` does; chain checks take any such function (``export.reference_cases``).
+GraphRun = Callable[..., tuple[torch.Tensor, ...]]
 
 
 @dataclass(frozen=True)

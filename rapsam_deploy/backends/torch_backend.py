@@ -45,6 +45,11 @@ class TorchBackend(Backend):
     def __init__(self, model: RapSam, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> None:
         if precision not in contract.PRECISIONS:
             raise RapSamError(f"unknown precision {precision!r}", f"use one of {', '.join(contract.PRECISIONS)}")
+        if precision == "int8":
+            raise RapSamError(
+                "the torch backend has no int8 form: int8 exists as quantized ONNX graphs only",
+                "use --backend onnxruntime for the int8 graphs (or TensorRT engines of them)",
+            )
         self.model = (half_precision(model) if precision == "fp16" else model).to(device).eval()
         self.precision = precision
         name = "torch-compile" if compile else "torch"

@@ -50,6 +50,32 @@ def onnxruntime_matmul_peak(threads: int, size: int = 2048, seconds: float = 2.0
     return _best_gflops(lambda: session.run(None, feeds), size, seconds)
 
 
+def int8_matmul_peak(size: int = 2048, seconds: float = 1.0) -> float | None:
+    """Achieved GOP/s of torch's int8 x int8 -> int32 product (VNNI/AMX-INT8 where the CPU has
+    them); ``None`` where this torch has no CPU int8 product."""
+    a = torch.randint(-128, 128, (size, size), dtype=torch.int8)
+    b = torch.randint(-128, 128, (size, size), dtype=torch.int8)
+    try:
+        torch._int_mm(a, b)
+    except RuntimeError:
+        return None
+    return _best_gflops(lambda: torch._int_mm(a, b), size, seconds)
+
+
+def cpu_precision_peaks() -> dict[str, float]:
+    """The CPU's matmul peak per reduced precision, in G(FL)OP/s: ``cpu_bf16_gflops`` and
+    ``cpu_fp16_gflops`` (torch; several times fp32 where the CPU has AMX or AVX512-BF16/FP16
+    hardware, and below it where it emulates them) and ``cpu_int8_gops``."""
+    peaks = {
+        "cpu_bf16_gflops": matmul_peak("cpu", torch.bfloat16, seconds=1.0),
+        "cpu_fp16_gflops": matmul_peak("cpu", torch.float16, seconds=1.0),
+    }
+    int8 = int8_matmul_peak()
+    if int8 is not None:
+        peaks["cpu_int8_gops"] = int8
+    return peaks
+
+
 def cpu_peak(threads: int) -> dict[str, float]:
     """The CPU's practical fp32 peak: the best of torch's and ONNX Runtime's matmul (their GEMMs
     differ by CPU vendor), each by name."""

@@ -97,11 +97,24 @@ def _parity_text(parity: dict) -> str:
 def _peaks_text(peaks: dict) -> str:
     probes = ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in peaks.get("cpu_probes", {}).items())
     lines = [f"CPU fp32 {peaks['cpu_fp32_gflops']:.0f} GFLOP/s" + (f" (best of {probes})" if probes else "")]
+    lines += [f"CPU {k[4:8]} {v:.0f} GFLOP/s" for k, v in peaks.items() if k in ("cpu_bf16_gflops", "cpu_fp16_gflops")]
+    lines += [f"CPU int8 {peaks['cpu_int8_gops']:.0f} GOP/s"] if "cpu_int8_gops" in peaks else []
     lines += [f"CUDA {k[5:-7]} {v:.0f} GFLOP/s" for k, v in peaks.items() if k.startswith("cuda_")]
     return (
         "Matmul peak, measured before and after the runs, the best kept: " + "; ".join(lines) + ". "
         "% of peak is the achieved GFLOP/s over it."
     )
+
+
+def speedup(report: dict, row: dict) -> str:
+    """How many times faster ``row`` runs than the same backend and task in fp32 in this run
+    ('1.00x' for fp32 itself; '-' where fp32 did not run)."""
+    fp32 = [
+        r
+        for r in _ok(report, backbone=row["backbone"], task=row["task"])
+        if r["backend"] == row["backend"] and r["precision"] == "fp32"
+    ]
+    return f"{fp32[0]['latency']['mean_ms'] / row['latency']['mean_ms']:.2f}x" if fp32 else "-"
 
 
 def headline(report: dict, source: str) -> str:
@@ -116,8 +129,9 @@ def headline(report: dict, source: str) -> str:
         f"{machine['gpu']['name'] if machine['gpu'] else 'none'}; {report['created'][:10]}; weights: "
         f"{'; '.join(m['label'] for m in report['models'].values())}. Full report: `{source}`.",
         "",
-        "| model | task | backend | precision | mean ms | FPS | graphs / post ms | % of peak | parity vs torch fp32 |",
-        "| --- | --- | --- | --- | ---: | ---: | --- | ---: | --- |",
+        "| model | task | backend | precision | mean ms | FPS | x fp32 | graphs / post ms | % of peak | "
+        "parity vs torch fp32 |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for r in report["results"]:
         if r["status"] != "ok":
@@ -125,7 +139,7 @@ def headline(report: dict, source: str) -> str:
         post = r["stages_ms"].get("post", 0.0)
         lines.append(
             f"| {r['backbone']} | {r['task']} | {r['backend']} | {r['precision']} | {r['latency']['mean_ms']:.0f} | "
-            f"{r['fps']:.2f} | {_graph_ms(r):.0f} / {post:.0f} | {r['fraction_of_peak']:.0%} | "
+            f"{r['fps']:.2f} | {speedup(report, r)} | {_graph_ms(r):.0f} / {post:.0f} | {r['fraction_of_peak']:.0%} | "
             f"{_parity_text(r['parity'])} |"
         )
     not_run = sorted({f"{r['backend']} ({r['reason']})" for r in report["results"] if r["status"] != "ok"})
@@ -155,12 +169,12 @@ def markdown(report: dict) -> str:
         lines += [f"## {backbone}: {model['label']}", ""]
         lines += [f"Parameters: {model['params']['total'] / 1e6:.2f} M. GFLOPs per iteration (2 per multiply-add): "
                   + ", ".join(f"{t} {g:.1f}" for t, g in model["gflops"].items()) + ".", ""]  # fmt: skip
-        header = ["task", "backend", "precision", "mean ms", "p50", "p90", "p99", "FPS", "stages (mean ms)"]
+        header = ["task", "backend", "precision", "mean ms", "p50", "p90", "p99", "FPS", "x fp32", "stages (mean ms)"]
         header += ["peak memory", "GFLOP/s", "% of peak", "parity vs torch fp32"]
         lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         for r in (r for r in report["results"] if r["backbone"] == backbone):
             if r["status"] != "ok":
-                lines.append(f"| {r['task']} | {r['backend']} | {r['precision']} | not run: {r['reason']} |" + "|" * 10)
+                lines.append(f"| {r['task']} | {r['backend']} | {r['precision']} | not run: {r['reason']} |" + "|" * 11)
                 continue
             lat = r["latency"]
             stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages_ms"].items())
@@ -169,7 +183,8 @@ def markdown(report: dict) -> str:
             )
             lines.append(
                 f"| {r['task']} | {r['backend']} | {r['precision']} | {lat['mean_ms']:.1f} ± {lat['std_ms']:.1f} | "
-                f"{lat['p50_ms']:.1f} | {lat['p90_ms']:.1f} | {lat['p99_ms']:.1f} | {r['fps']:.2f} | {stages} | "
+                f"{lat['p50_ms']:.1f} | {lat['p90_ms']:.1f} | {lat['p99_ms']:.1f} | {r['fps']:.2f} | "
+                f"{speedup(report, r)} | {stages} | "
                 f"{memory} | "
                 f"{r['achieved_gflops_per_s']:.0f} | {r['fraction_of_peak']:.0%} | {_parity_text(r['parity'])} |"
             )

@@ -13,7 +13,7 @@ import torch
 from ..artifacts import contract
 from ..artifacts.export_dir import ExportDir
 from ..artifacts.manifest import MANIFEST_FILE
-from ..backends.select import create_backend
+from ..backends.select import check_precision, create_backend
 from ..backends.torch_backend import TorchBackend
 from ..errors import RapSamError
 from ..machine import machine
@@ -21,11 +21,11 @@ from ..model.complexity import parameter_counts
 from ..predict.runtime import load
 from ..progress import Log
 from .memory import PeakMemory
-from .peaks import cpu_peak, matmul_peak
+from .peaks import cpu_peak, cpu_precision_peaks, matmul_peak
 from .tasks import TASKS, Task, TaskConfig, flops_of_tasks, make_task
 from .timing import TimedBackend, run_iterations
 
-CPU_BACKENDS = ("torch", "torch-compile", "onnxruntime")
+CPU_BACKENDS = ("torch", "torch-compile", "openvino", "onnxruntime")
 GPU_BACKENDS = ("torch-cuda", "onnxruntime-cuda", "tensorrt")
 # torch.compile recompiles for every input shape (~1 min per graph on a 2-core CPU): by
 # default only the panoptic task, which is what the paper's FPS measure.
@@ -61,6 +61,7 @@ def default_precisions() -> tuple[str, ...]:
 
 
 def _backend(name: str, export: ExportDir, precision: str, threads: int | None, log: Log):
+    check_precision(name.removesuffix("-compile"), precision)
     if name == "tensorrt":
         _build_engines(export, precision, log)
     if name == "torch-compile":
@@ -84,25 +85,36 @@ def _build_engines(export: ExportDir, precision: str, log: Log) -> None:
         build_engines(dataclasses.replace(options, graphs=missing), log=lambda line: log("  " + line))
 
 
-def _ensure_export(backbone: str, config: BenchConfig, precisions: tuple[str, ...], log: Log) -> ExportDir:
-    """Reuse ``--export-dir``, or export (without validation: the bench measures parity) once."""
+def _ensure_export(
+    backbone: str, config: BenchConfig, backends: tuple[str, ...], precisions: tuple[str, ...], log: Log
+) -> ExportDir:
+    """Reuse ``--export-dir``, or export (without validation: the bench measures parity) once:
+    the graph precisions the runs need, with the decomposed deformable convolution where
+    OpenVINO is among the backends (it cannot convert ONNX DeformConv)."""
     if backbone in config.export_dirs:
         return ExportDir.open(config.export_dirs[backbone])
     from ..export import export_model
 
+    graph_precisions = tuple(dict.fromkeys(p if p in contract.PRECISIONS else "fp32" for p in precisions))
+    deform_conv = "decomposed" if "openvino" in backends else "op"
     directory = config.out / "exports" / backbone
     if (directory / MANIFEST_FILE).is_file():
         export = ExportDir.open(directory)
         have = {a.precision for a in export.manifest.artifacts}
-        if export.manifest.image["trace_size"] == list(config.image_size) and set(precisions) <= have:
+        if (
+            export.manifest.image["trace_size"] == list(config.image_size)
+            and set(graph_precisions) <= have
+            and export.manifest.model.get("deform_conv") == deform_conv
+        ):
             log(f"reusing {directory}")
             return export
-    log(f"exporting {backbone} to {directory} (random weights, {config.image_size}) ...")
+    log(f"exporting {backbone} to {directory} (random weights, {config.image_size}, deform conv {deform_conv}) ...")
     export_model(
         backbone=backbone,
         output=directory,
         image_size=config.image_size,
-        precisions=precisions,
+        precisions=graph_precisions,
+        deform_conv=deform_conv,
         validate=False,
         force=True,
         log=lambda line: log("  " + line),
@@ -151,7 +163,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
     }
     task_config = TaskConfig(config.image_size, config.batch, config.num_prompts, config.video_frames)
     for backbone in config.backbones:
-        export = _ensure_export(backbone, config, precisions, log)
+        export = _ensure_export(backbone, config, backends, precisions, log)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         reference = load(export, TimedBackend(TorchBackend.from_export(export, device)))
         model = reference.backend.inner.model
@@ -177,9 +189,10 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
 
 def _peaks(threads: int) -> dict:
     """Practical peaks in GFLOP/s: ``cpu_fp32_gflops`` (the best of torch's and ONNX Runtime's
-    matmul, each also under ``cpu_probes``) and, on a GPU, ``cuda_fp32_gflops``/``cuda_fp16_gflops``."""
+    matmul, each also under ``cpu_probes``), the CPU's bf16, fp16 and int8 peaks
+    (``cpu_precision_peaks``) and, on a GPU, ``cuda_fp32_gflops``/``cuda_fp16_gflops``."""
     probes = cpu_peak(threads)
-    peaks = {"cpu_fp32_gflops": max(probes.values()), "cpu_probes": probes}
+    peaks = {"cpu_fp32_gflops": max(probes.values()), "cpu_probes": probes, **cpu_precision_peaks()}
     if torch.cuda.is_available():
         peaks["cuda_fp32_gflops"] = matmul_peak("cuda")
         peaks["cuda_fp16_gflops"] = matmul_peak("cuda", torch.float16, size=4096)
@@ -192,7 +205,7 @@ def _settle_peaks(report: dict, again: dict) -> None:
     report["peaks"] = _best(report["peaks"], again)
     for row in report["results"]:
         if row["status"] == "ok":
-            row["fraction_of_peak"] = row["achieved_gflops_per_s"] / report["peaks"][_peak_key(row)]
+            row["fraction_of_peak"] = row["achieved_gflops_per_s"] / report["peaks"][_peak_key(row, report["peaks"])]
 
 
 def _best(before: dict, after: dict) -> dict:
@@ -200,8 +213,14 @@ def _best(before: dict, after: dict) -> dict:
     return {k: _best(v, after[k]) if isinstance(v, dict) else max(v, after[k]) for k, v in before.items()}
 
 
-def _peak_key(row: dict) -> str:
-    return "cpu_fp32_gflops" if row["device"] == "cpu" else f"cuda_{row['precision']}_gflops"
+def _peak_key(row: dict, peaks: dict) -> str:
+    """The peak a row's achieved rate is a fraction of: its device's in its precision where it
+    was measured (int8 rows: the int8 product's rate), else fp32."""
+    device = "cpu" if row["device"] == "cpu" else "cuda"
+    for key in (f"{device}_{row['precision']}_gflops", f"{device}_{row['precision']}_gops"):
+        if key in peaks:
+            return key
+    return f"{device}_fp32_gflops"
 
 
 def _run_backend(

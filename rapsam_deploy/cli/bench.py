@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..artifacts import contract
 from ..artifacts.contract import SIZE_DIVISOR
 from ..model.backbones import backbone_names
 from ..progress import log_stderr
@@ -96,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.server:
         return _load_test(args)
     from ..artifacts.files import check_writable
+    from ..backends.select import COMPUTE_PRECISIONS
     from ..bench.report import pyplot, write_report
     from ..bench.runner import CPU_BACKENDS, GPU_BACKENDS, BenchConfig, run_bench
     from ..bench.tasks import TASKS
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise RapSamError(f"unknown backbone {unknown[0]!r}", f"use {', '.join(backbone_names())}")
     check_names("--backends", args.backends, CPU_BACKENDS + GPU_BACKENDS)
-    check_names("--precision", args.precision, contract.PRECISIONS)
+    check_names("--precision", args.precision, COMPUTE_PRECISIONS)
     if args.export_dir and len(args.backbones) != 1:
         raise RapSamError("--export-dir holds one backbone", "pass one --backbone with it")
     if any(s % SIZE_DIVISOR or s <= 0 for s in args.image_size):

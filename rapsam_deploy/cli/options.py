@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..artifacts import contract
-from ..backends.select import BACKENDS, DEFAULT_BACKEND
+from ..backends.select import BACKENDS, COMPUTE_PRECISIONS, DEFAULT_BACKEND, RUNTIME_PRECISIONS
 from ..errors import RapSamError
 
 DEFAULT_EXPORT_DIR = Path("exports/r18")
@@ -59,15 +59,16 @@ def add_backend(group) -> None:
                        help=f"default: {DEFAULT_BACKEND} (the fastest that runs here)")  # fmt: skip
 
 
-def add_precision(group, plural: bool = False, both: bool = False, help_extra: str = "") -> None:
-    """``--precision`` of the graphs or engines: one, ``both`` (export), or a list (bench)."""
+def add_precision(group, plural: bool = False, both: bool = False, runtime: bool = False, help_extra: str = "") -> None:
+    """``--precision`` of the graphs or engines: one, ``both`` (export), or a list (bench).
+    Backends (``runtime``, bench) also run what a runtime computes from fp32 graphs (bf16)."""
     extra = f"; {help_extra}" if help_extra else ""
     if plural:
         group.add_argument("--precision", type=csv, metavar="LIST",
-                           help=f"comma-separated from {','.join(contract.PRECISIONS)} (default: fp32, plus fp16 on a "
+                           help=f"comma-separated from {','.join(COMPUTE_PRECISIONS)} (default: fp32, plus fp16 on a "
                                 f"GPU{extra})")  # fmt: skip
         return
-    choices = [*contract.PRECISIONS, "both"] if both else list(contract.PRECISIONS)
+    choices = [*contract.PRECISIONS, "both"] if both else list(RUNTIME_PRECISIONS if runtime else contract.PRECISIONS)
     group.add_argument("--precision", choices=choices, default=contract.DEFAULT_PRECISION,
                        help=f"default: {contract.DEFAULT_PRECISION}{extra}")  # fmt: skip
 
@@ -90,6 +91,6 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("runtime")
     add_export_dir(group)
     add_backend(group)
-    add_precision(group)
+    add_precision(group, runtime=True)
     add_variant(group)
     add_threads(group)

@@ -3,6 +3,7 @@ names on every input, output and symbolic dimension."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import logging
@@ -82,6 +83,28 @@ def _name_dims(values: list[onnx.ValueInfoProto], specs) -> None:
                 dim.dim_param = symbol
 
 
+_NAME_SCOPES = "pkg.torch.onnx.name_scopes"
+# The attribute of every ``model.graphs.ContractGraph`` that holds the model: the exporter names
+# modules and weights after it (``model.backbone.conv1``, ``model.backbone.conv1.weight``).
+MODEL_ATTRIBUTE = "model"
+
+
+def module_scopes(model: onnx.ModelProto) -> dict[str, str]:
+    """Node name -> path of the innermost module that made it, relative to the traced graph's
+    model (``backbone.layer1.0.conv1``; ``""`` for code of the model itself), from the
+    exporter's per-node metadata (which :func:`strip_metadata` drops). The simplifiers keep node
+    names, so this maps the simplified graph's nodes too."""
+    scopes = {}
+    for node in model.graph.node:
+        for prop in node.metadata_props:
+            if prop.key == _NAME_SCOPES:
+                # ['', 'model.backbone', 'model.backbone.conv1', 'conv2d']: modules, then the op.
+                innermost = (ast.literal_eval(prop.value)[:-1] or [""])[-1]
+                path = innermost.removeprefix(MODEL_ATTRIBUTE).removeprefix(".")
+                scopes[node.name] = path if innermost.startswith(MODEL_ATTRIBUTE) else ""
+    return scopes
+
+
 def strip_metadata(model: onnx.ModelProto) -> None:
     """Drop the exporter's per-node metadata (stack traces with local paths, fx names): it
     makes files large and non-reproducible."""
@@ -90,11 +113,16 @@ def strip_metadata(model: onnx.ModelProto) -> None:
     del model.metadata_props[:]
 
 
-def export_graph(module: nn.Module, spec: GraphSpec, image_size: tuple[int, int], opset: int) -> onnx.ModelProto:
-    """Export ``module`` (a graph of the contract) traced at ``image_size`` (H, W)."""
+def export_graph(
+    module: nn.Module, spec: GraphSpec, image_size: tuple[int, int], opset: int, scopes: dict[str, str] | None = None
+) -> onnx.ModelProto:
+    """Export ``module`` (a graph of the contract) traced at ``image_size`` (H, W); ``scopes``,
+    where given, receives :func:`module_scopes` (int8 quantization decides by module)."""
     model = trace_to_onnx(
         module, example_inputs(spec, image_size), spec.input_names, spec.output_names, dynamic_shapes(spec), opset
     )
+    if scopes is not None:
+        scopes.update(module_scopes(model))
     _name_dims(list(model.graph.input), spec.inputs)
     _name_dims(list(model.graph.output), spec.outputs)
     strip_metadata(model)

@@ -14,7 +14,6 @@ The export's cases (H x W is the tracing size, H2 x W2 a second size, ``other_si
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..artifacts import contract
+from ..backends.base import GraphRun
 from ..model import RapSam
 from ..model.graphs import GRAPH_MODULES
 from ..model.mask_pool import observe_hard_masks
@@ -56,7 +56,10 @@ def photo(name: str, size: tuple[int, int]) -> Tensor:
     """A scikit-image sample photo resized to [1,3,H,W], RGB float 0..255."""
     from skimage import data
 
-    image = np.asarray(getattr(data, name)(), dtype=np.float32)[..., :3]
+    image = getattr(data, name)()
+    if isinstance(image, tuple):  # a stereo pair (and its disparity): the left frame
+        image = image[0]
+    image = np.asarray(image, dtype=np.float32)[..., :3]
     tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
     return F.interpolate(tensor, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 255)
 
@@ -80,10 +83,6 @@ def point_prompts(points: list[tuple[float, float]], boxes: list[tuple[float, ..
 
 def _numpy(tensors) -> list[np.ndarray]:
     return [t.detach().cpu().numpy() for t in tensors]
-
-
-# Runs one graph: (spec, *inputs in the contract's order) -> outputs in the contract's order.
-GraphRun = Callable[..., tuple[Tensor, ...]]
 
 
 def torch_run(model: RapSam) -> GraphRun:

@@ -13,6 +13,11 @@ Graph inputs and outputs stay fp32.
 ``mixed_precision`` is the measuring form of the same rules: the fp32 model with only some named
 blocks (``BLOCKS``) in a lower precision (fp16 or bf16), their fp32 islands kept, so that each
 block's share of the error can be measured (``benchmarks/precision_blocks.py``).
+
+int8 (``export.quantize``, on the fp32 ONNX graphs): the weights and inputs of the graphs'
+convolutions and matrix products (``INT8_OPS``) in symmetric int8, calibrated on sample photos;
+the same fp32 islands and graphs as fp16, plus the blocks in ``INT8_FP32_BLOCKS``
+(:func:`int8_keeps_fp32` decides per module).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from .kernel_updator import MaskPoolDynConv
 FP32_MODULES: tuple[type[nn.Module], ...] = (MaskPoolDynConv, ModulatedDeformConv2d, nn.LayerNorm, CosineClassifier)
 # fp32 islands whose result stays fp32 (class scores are compared across classes).
 FP32_OUTPUT_MODULES: tuple[type[nn.Module], ...] = (CosineClassifier,)
-# Graphs with no fp16 form: the fp16 sets of an export share their fp32 file.
+# Graphs with no reduced-precision form: the fp16 and int8 sets of an export share their fp32 file.
 FP32_GRAPHS = {
     contract.PROMPT_ENCODER.name: "computes in fp32: [B,N,4] -> [B,N,256] costs nothing and its sine code needs fp32"
 }
@@ -45,10 +50,56 @@ FP32_GRAPHS = {
 FP16_FP32_BLOCKS: tuple[str, ...] = ()
 
 
+# int8: the ONNX op types quantized (weights per output channel, inputs per tensor; biases stay
+# fp32, as TensorRT takes them), and the calibration: the inputs each graph sees in the fp32
+# PyTorch chain on these scikit-image photos, none of them a validation photo (``data.cat`` is
+# ``data.chelsea``, which the validation uses), batch 1 at the export's size.
+INT8_OPS = ("Conv", "MatMul", "Gemm")
+INT8_CALIBRATION_PHOTOS = ("rocket", "immunohistochemistry", "hubble_deep_field", "colorwheel", "stereo_motorcycle",
+                           "retina")  # fmt: skip
+# Percentile (99.999%, ``quantize_static``'s default) over MinMax and Entropy: the closest chain
+# to fp32 at 1024x1024 (r18, every block in int8: mask IoU mean 0.875 against MinMax's 0.854,
+# prompt IoU 0.865 against 0.765), level with MinMax at 512; Entropy is the furthest at 512.
+INT8_CALIBRATION_METHOD = "percentile"
+# Blocks (``BLOCKS``) an int8 export keeps in fp32 beyond the islands: the backbone and the neck's
+# offset and fusion convs, so int8 covers the neck's lateral convs, the decoder, the adapters and
+# the mask products. Measured with ``benchmarks/int8_blocks.py`` (README, "int8"), r18 with
+# random weights, against the gates for untrained weights (the fp32 model's response to 8-bit
+# rounding noise on the photos): every block in int8 misses them at 512 and 1024 (mask IoU mean
+# 0.80 and 0.88), and every backbone stage alone misses them at 512 (the stem's int8 input step
+# is 1.2 gray levels, coarser than the photo's own). The greedy search and its pruning pass keep
+# these blocks fp32 at 512 and all but neck.offsets at 1024; this union meets the gates at 512
+# and misses class agreement at 1024 by 3 of 200 queries. Trained weights need measuring again.
+INT8_FP32_BLOCKS: tuple[str, ...] = (
+    "backbone.stem",
+    "backbone.layer1",
+    "backbone.layer2",
+    "backbone.layer3",
+    "backbone.layer4",
+    "neck.offsets",
+    "neck.fusion",
+)
+
+
 def policy(precision: str) -> dict:
     """What ``precision``'s graphs compute in, as the manifest records it."""
     if precision == "fp32":
         return {"compute": "fp32"}
+    if precision == "int8":
+        return {
+            "compute": "int8 (QDQ: symmetric, zero points 0, weights per output channel, biases fp32)",
+            "quantized_ops": list(INT8_OPS),
+            "inputs_outputs": "fp32",
+            "fp32_modules": [cls.__name__ for cls in FP32_MODULES],
+            "fp32_blocks": list(INT8_FP32_BLOCKS),
+            "fp32_graphs": sorted(FP32_GRAPHS),
+            "calibration": {
+                "method": INT8_CALIBRATION_METHOD,
+                "photos": [f"skimage.data.{name}" for name in INT8_CALIBRATION_PHOTOS],
+                "inputs": "each graph's inputs in the fp32 PyTorch chain, batch 1 at the export's size",
+            },
+            "measured_by": "benchmarks/int8_blocks.py",
+        }
     return {
         "compute": precision,
         "inputs_outputs": "fp32",
@@ -157,3 +208,15 @@ def mixed_precision(model: RapSam, dtype: torch.dtype, blocks: Iterable[str]) ->
             part.register_forward_hook(_cast_output(torch.float32))
             _islands_fp32(part, originals, dtype)
     return mixed
+
+
+def int8_keeps_fp32(model: RapSam, path: str, blocks: Iterable[str] = INT8_FP32_BLOCKS) -> bool:
+    """Whether the module at ``path`` (``panoptic_head.mask_heads.0.kernel_update.fc_layer``; ``""``
+    is the model) computes in fp32 in int8 graphs: it is, or is inside, an fp32 island
+    (``FP32_MODULES``) or a module of one of ``blocks`` (names of ``BLOCKS``)."""
+    # Not deduplicated: a module shared by two parents (the classifier) is found by either path.
+    modules = dict(model.named_modules(remove_duplicate=False))
+    parts = path.split(".") if path else []
+    enclosing = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    kept = {p for block in blocks for p in BLOCKS[block]}
+    return any(p in kept or isinstance(modules.get(p), FP32_MODULES) for p in enclosing)
