@@ -18,7 +18,6 @@ how sensitive the model itself is. Writes ``report.json`` and ``report.md`` to `
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import onnx
 import torch
 from precision_blocks import Runner
-from report_files import add_chain_arguments, task_cells, write_report
+from report_files import add_chain_arguments, chain_report, task_cells, write_report
 from torch.utils.flop_counter import FlopCounterMode
 
 from rapsam_deploy.artifacts import contract
@@ -49,7 +48,6 @@ from rapsam_deploy.export.task_parity import (
     onnx_run,
     task_parity,
 )
-from rapsam_deploy.machine import cpu_label, machine
 from rapsam_deploy.model import RapSam
 from rapsam_deploy.model.build import build_model
 from rapsam_deploy.model.precision import BLOCKS, INT8_CALIBRATION_METHOD, INT8_FP32_BLOCKS, INT8_OPS
@@ -209,13 +207,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     policy = frozenset(u for u in units if u not in INT8_FP32_BLOCKS)
     runner.row("export", f"the export's policy, fp32: {', '.join(INT8_FP32_BLOCKS)}", INT8_CALIBRATION_METHOD, policy)
     return {
-        "model": f"{args.backbone}, random weights (seed {args.seed}), untrained",
-        "size": list(args.image_size),
-        "batch": args.batch,
-        "prompts": args.prompts,
-        "machine": cpu_label(machine(torch.get_num_threads())),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": time.perf_counter() - start,
+        **chain_report(args, time.perf_counter() - start),
         "method": method,
         "fp32_blocks": fp32,
         "gflops": flops,

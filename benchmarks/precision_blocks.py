@@ -18,14 +18,13 @@ this model (or every block is fp32): the cheapest such set found that way. Write
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from report_files import add_chain_arguments, task_cells, write_report
+from report_files import add_chain_arguments, chain_report, task_cells, write_report
 
 from rapsam_deploy.export.reference_cases import Case, size_cases
 from rapsam_deploy.export.task_parity import (
@@ -37,7 +36,6 @@ from rapsam_deploy.export.task_parity import (
     task_parity,
     with_image_noise,
 )
-from rapsam_deploy.machine import cpu_label, machine
 from rapsam_deploy.model import RapSam
 from rapsam_deploy.model.build import build_model
 from rapsam_deploy.model.precision import BLOCKS, half_precision, mixed_precision
@@ -137,13 +135,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
             greedy_fp32(runner, dtype, every_block, solo)
     log(f"{len(runner.rows)} rows in {time.perf_counter() - start:.0f} s")
     return {
-        "model": f"{args.backbone}, random weights (seed {args.seed}), untrained",
-        "size": list(args.image_size),
-        "batch": args.batch,
-        "prompts": args.prompts,
-        "machine": cpu_label(machine(torch.get_num_threads())),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": time.perf_counter() - start,
+        **chain_report(args, time.perf_counter() - start),
         "gates": {k: v for k, v in GATES.as_dict().items() if v},
         "rows": runner.rows,
     }

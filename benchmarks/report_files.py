@@ -4,8 +4,13 @@ report files every script writes (``report.json``, ``report.md``) into its ``--o
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from pathlib import Path
+
+import torch
+
+from rapsam_deploy.machine import cpu_label, machine
 
 
 def add_chain_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,6 +20,20 @@ def add_chain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
     p.add_argument("--batch", type=int, default=2, help="sample photos per chain")
     p.add_argument("--prompts", type=int, default=5)
+
+
+def chain_report(args: argparse.Namespace, seconds: float) -> dict:
+    """What every block-by-block report starts with: the model, the chain (``add_chain_arguments``),
+    the machine, when, and how long it took."""
+    return {
+        "model": f"{args.backbone}, random weights (seed {args.seed}), untrained",
+        "size": list(args.image_size),
+        "batch": args.batch,
+        "prompts": args.prompts,
+        "machine": cpu_label(machine(torch.get_num_threads())),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": seconds,
+    }
 
 
 def task_cells(row: dict) -> list[str]:

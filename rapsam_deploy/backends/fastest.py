@@ -88,7 +88,8 @@ def fastest(
     """The fastest of ``candidates`` ((backend, precision), those that run here) that passes,
     made by ``make(backend, precision)``; timed once and cached."""
     key = _cache_key(export, variant, threads)
-    cached = _read_cache().get(key)
+    cache = _read_cache()
+    cached = cache.get(key)
     if cached:
         backend = make(*cached["choice"])
         log.warning("precision auto: %s (cached: %s)", backend.info.label, cached["timings"])
@@ -109,7 +110,7 @@ def fastest(
             best = (ms, name, precision, backend)
     if best is None:
         raise RapSamError("no form of this export passes and runs here:\n  " + "\n  ".join(skipped))
-    cache = _read_cache() | {key: {"choice": [best[1], best[2]], "timings": timings}}
+    cache[key] = {"choice": [best[1], best[2]], "timings": timings}
     write_atomic(cache_file(), (json.dumps(cache, indent=2) + "\n").encode())
     log.warning("precision auto: %s (encoder + decoder ms: %s; skipped: %s)", best[3].info.label, timings, skipped)
     return best[3]

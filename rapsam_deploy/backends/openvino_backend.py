@@ -86,7 +86,7 @@ class OpenVinoBackend(Backend):
 
     def graph_precision(self, graph: str) -> str:
         """What ``graph`` computes in under this backend's precision."""
-        return "fp32" if graph in self.fp32_graphs else self.precision
+        return graph_precision(graph, self.precision, self.fp32_graphs)
 
     def request(self, graph: str):
         """The graph's compiled model's infer request, compiled on first use."""
@@ -97,6 +97,11 @@ class OpenVinoBackend(Backend):
 
     def _run(self, spec: GraphSpec, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return infer(self.request(spec.name), spec, inputs)
+
+
+def graph_precision(graph: str, precision: str, fp32_graphs: tuple[str, ...] = BF16_FP32_GRAPHS) -> str:
+    """What ``graph`` computes in when a run asks for ``precision``: fp32 for ``fp32_graphs``."""
+    return "fp32" if graph in fp32_graphs else precision
 
 
 def compile_graph(core, path: Path, precision: str, threads: int | None):
@@ -129,8 +134,7 @@ def openvino_run(paths: Mapping[str, Path], precision: str, threads: int | None 
 
     def run_graph(spec: GraphSpec, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if spec.name not in requests:
-            graph_precision = "fp32" if spec.name in BF16_FP32_GRAPHS else precision
-            requests[spec.name] = compile_graph(core, paths[spec.name], graph_precision, threads)
+            requests[spec.name] = compile_graph(core, paths[spec.name], graph_precision(spec.name, precision), threads)
         return spec.unpack(infer(requests[spec.name], spec, spec.bind(*tensors)))
 
     return run_graph
