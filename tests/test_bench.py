@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 
 import pytest
 from conftest import EXPORT_SIZE
@@ -76,10 +77,14 @@ def test_outside_figures_are_shown_beside_ours_and_never_judged(report):
     assert "not measured here; no verdict is drawn from them" in outside
     assert "1.56 s and 1.62 s" in outside and "40.3 FPS" in outside and "one A100" in outside
     rows = targets(result)
-    assert len(rows) == 2 and rows[0]["target"] == "ONNX Runtime CPU FPS / torch eager FPS"
+    assert len(rows) == 3 and rows[0]["target"] == "ONNX Runtime CPU FPS / torch eager FPS"
     assert rows[1]["target"].startswith("achieved GFLOP/s of the best CPU backend")
-    fps = {r["backend"]: r["fps"] for r in result["results"] if r["status"] == "ok" and r["task"] == "panoptic"}
+    assert rows[2]["target"].startswith("panoptic post-processing on the CPU")
+    panoptic = [r for r in result["results"] if r["status"] == "ok" and r["task"] == "panoptic"]
+    fps = {r["backend"]: r["fps"] for r in panoptic}
     assert rows[0]["measured"] == round(fps["onnxruntime"] / fps["torch"], 2)
+    assert rows[2]["measured"] == round(statistics.median(r["stages_ms"]["post"] for r in panoptic))
+    assert "Post-processing of CPU tensors:" in text
 
 
 def test_unavailable_backend_is_listed_with_its_reason(report):

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import skip_unless_required
 
+from rapsam_deploy.errors import RapSamError
+from rapsam_deploy.plugins import PluginLibraryError
+from rapsam_deploy.plugins.query_masks import cpp_library
+from rapsam_deploy.predict import postprocess
 from rapsam_deploy.predict.postprocess import PanopticConfig, instances, mask_boxes, panoptic, segment
 from rapsam_deploy.predict.preprocess import ImageMeta
 
@@ -16,6 +21,19 @@ METAS = {
     "same size": ImageMeta((96, 128), (96, 128), (96, 128)),
     "resized and padded": ImageMeta((75, 110), (88, 128), (96, 128)),
 }
+
+
+@pytest.fixture(autouse=True, params=["torch", "native"])
+def kernel(request, monkeypatch) -> str:
+    """Every test runs on both kernels of the per-pixel half: torch, and librapsam's fused loops."""
+    if request.param == "native":
+        try:
+            cpp_library()
+        except PluginLibraryError as error:
+            skip_unless_required("RAPSAM_REQUIRE_PLUGINS", f"librapsam is not built: {error}")
+    monkeypatch.setenv(postprocess.POSTPROCESS_ENV, request.param)
+    assert postprocess.postprocess_kernel() == request.param
+    return request.param
 
 
 def official_masks(mask_logits: torch.Tensor, meta: ImageMeta) -> torch.Tensor:
@@ -169,3 +187,32 @@ def test_min_score_drops_instances_before_their_masks_are_gathered():
     assert 0 < len(kept) < len(everything)
     np.testing.assert_array_equal(kept.masks, expected.masks)
     np.testing.assert_array_equal(kept.scores, expected.scores)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_in_order_reuses_planes_and_equals_a_gather(seed):
+    """Instances reorder the masks' own planes (each to its first place, copies for queries used
+    twice); any selection of them, with repeats and drops, must equal indexing."""
+    g = torch.Generator().manual_seed(seed)
+    planes, count = 7, int(torch.randint(1, 8, (1,), generator=g))
+    masks = torch.rand(planes, 5, 6, generator=g) > 0.5
+    mask_of = torch.randint(0, 5, (count,), generator=g) if seed % 2 else torch.randperm(planes, generator=g)[:count]
+    expected = masks[mask_of].numpy()
+    np.testing.assert_array_equal(postprocess._in_order(masks.clone(), mask_of), expected)
+
+
+def test_an_unknown_kernel_is_refused(monkeypatch):
+    monkeypatch.setenv(postprocess.POSTPROCESS_ENV, "fast")
+    with pytest.raises(RapSamError, match="RAPSAM_POSTPROCESS='fast'"):
+        postprocess.postprocess_kernel()
+
+
+def test_the_native_kernel_refuses_a_query_it_does_not_have(kernel):
+    if kernel != "native":
+        pytest.skip("the C entry point's own checks")
+    from rapsam_deploy.plugins.query_masks import query_masks
+
+    binary = torch.empty(1, 8, 8, dtype=torch.bool)
+    outputs = (binary, torch.empty(1), torch.empty(1, 8, dtype=torch.bool), torch.empty(1, 8, dtype=torch.bool))
+    with pytest.raises(PluginLibraryError, match="query index outside the mask logits"):
+        query_masks(torch.zeros(2, 2, 2), (8, 8, 8, 8, 8, 8), None, (torch.tensor([2]), *outputs), 1)

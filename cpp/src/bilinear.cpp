@@ -6,7 +6,7 @@
 // PyTorch's x86 builds compile that kernel with FMA contraction (AVX2/AVX512 dispatch), so the
 // products are fused as fma(a, b, c * d); std::fma reproduces that exactly. The horizontal
 // terms are the same for every output row that reads an input row, so they are computed once
-// per input row: the same operations, in the same order, as the 2-D kernel.
+// per input row of a band: the same operations, in the same order, as the 2-D kernel.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "rapsam/postprocess.h"
+#include "resize.h"
 
 // Without -mfma std::fma is a library call; on x86 a second copy of the hot loops is compiled
 // for CPUs with FMA and picked at load time (GCC/Clang function multi-versioning).
@@ -25,23 +26,16 @@
 
 namespace rapsam {
 
-namespace {
+namespace detail {
 
-struct Taps {
-    std::vector<std::int64_t> first;
-    std::vector<std::int64_t> second;
-    std::vector<float> first_weight;
-    std::vector<float> second_weight;
-};
-
-Taps taps(int in, int out) {
+Taps taps(int in, int out, int count) {
     Taps t;
-    t.first.resize(out);
-    t.second.resize(out);
-    t.first_weight.resize(out);
-    t.second_weight.resize(out);
+    t.first.resize(count);
+    t.second.resize(count);
+    t.first_weight.resize(count);
+    t.second_weight.resize(count);
     const float scale = static_cast<float>(in) / static_cast<float>(out);
-    for (int i = 0; i < out; ++i) {
+    for (int i = 0; i < count; ++i) {
         const float source = std::max(std::fma(scale, static_cast<float>(i) + 0.5f, -0.5f), 0.0f);
         const std::int64_t index = std::min(static_cast<std::int64_t>(std::floor(source)), std::int64_t{in} - 1);
         const float lambda = std::min(std::max(source - static_cast<float>(index), 0.0f), 1.0f);
@@ -52,6 +46,8 @@ Taps taps(int in, int out) {
     }
     return t;
 }
+
+namespace {
 
 RAPSAM_FMA_CLONES void horizontal(const float* row, const Taps& t, float* out) {
     const std::size_t width = t.first.size();
@@ -65,46 +61,69 @@ RAPSAM_FMA_CLONES void vertical(const float* top, const float* bottom, float top
     for (std::size_t x = 0; x < width; ++x) out[x] = std::fma(top[x], top_weight, bottom[x] * bottom_weight);
 }
 
-// [height, width] -> the top-left [rows, columns] of its resize to [out_height, out_width].
-std::vector<float> resize_region(const float* plane, int height, int width, int out_height, int out_width, int rows,
-                                 int columns) {
-    const Taps along_y = taps(height, out_height);
-    Taps along_x = taps(width, out_width);
-    for (auto* v : {&along_x.first, &along_x.second}) v->resize(columns);
-    for (auto* v : {&along_x.first_weight, &along_x.second_weight}) v->resize(columns);
+}  // namespace
 
-    // Horizontal terms of the input rows that some output row reads.
-    std::vector<float> rows_x(static_cast<std::size_t>(height) * columns);
-    std::vector<bool> needed(height, false);
-    for (int y = 0; y < rows; ++y) needed[along_y.first[y]] = needed[along_y.second[y]] = true;
-    for (int y = 0; y < height; ++y) {
-        if (needed[y]) {
-            horizontal(plane + static_cast<std::size_t>(y) * width, along_x,
-                       &rows_x[static_cast<std::size_t>(y) * columns]);
-        }
+Resize::Resize(Size in, Size out, Size region)
+    : in_(in),
+      region_(region),
+      y_(taps(in.height, out.height, region.height)),
+      x_(taps(in.width, out.width, region.width)) {}
+
+void Resize::rows(const float* rows, int begin, int end, float* out, std::vector<float>& scratch) const {
+    if (begin >= end) return;
+    const std::size_t columns = region_.width;
+    const int first = first_input(begin);
+    scratch.resize(static_cast<std::size_t>(last_input(end) + 1 - first) * columns);
+    for (int y = first; y <= last_input(end); ++y) {
+        horizontal(rows + static_cast<std::size_t>(y - first) * in_.width, x_,
+                   &scratch[static_cast<std::size_t>(y - first) * columns]);
     }
-    std::vector<float> out(static_cast<std::size_t>(rows) * columns);
-    for (int y = 0; y < rows; ++y) {
-        vertical(&rows_x[static_cast<std::size_t>(along_y.first[y]) * columns],
-                 &rows_x[static_cast<std::size_t>(along_y.second[y]) * columns], along_y.first_weight[y],
-                 along_y.second_weight[y], columns, &out[static_cast<std::size_t>(y) * columns]);
+    for (int y = begin; y < end; ++y) {
+        vertical(&scratch[static_cast<std::size_t>(y_.first[y] - first) * columns],
+                 &scratch[static_cast<std::size_t>(y_.second[y] - first) * columns], y_.first_weight[y],
+                 y_.second_weight[y], columns, out + static_cast<std::size_t>(y - begin) * columns);
     }
+}
+
+MaskUpsampler::MaskUpsampler(Size logits, const ImageMeta& meta)
+    : logits_(logits),
+      // Only the crop of the padded-size upsampling is computed: its values are those of the
+      // whole upsampling.
+      to_padded_(logits, meta.padded, meta.resized),
+      // Resizing to the same size is the identity (every output pixel centre is an input's).
+      to_original_needed_(meta.resized != meta.original),
+      to_original_(meta.resized, meta.original, meta.original) {}
+
+void MaskUpsampler::rows(const float* plane, int begin, int end, float* out) {
+    if (begin >= end) return;
+    if (!to_original_needed_) {
+        to_padded_.rows(plane + static_cast<std::size_t>(to_padded_.first_input(begin)) * logits_.width, begin, end,
+                        out, scratch_);
+        return;
+    }
+    const int first = to_original_.first_input(begin);
+    const int last = to_original_.last_input(end);
+    resized_.resize(static_cast<std::size_t>(last + 1 - first) * to_padded_.region().width);
+    to_padded_.rows(plane + static_cast<std::size_t>(to_padded_.first_input(first)) * logits_.width, first, last + 1,
+                    resized_.data(), scratch_);
+    to_original_.rows(resized_.data(), begin, end, out, scratch_);
+}
+
+}  // namespace detail
+
+std::vector<float> resize_bilinear(const float* plane, int height, int width, int out_height, int out_width) {
+    const detail::Resize resize({height, width}, {out_height, out_width}, {out_height, out_width});
+    std::vector<float> out(static_cast<std::size_t>(out_height) * out_width);
+    std::vector<float> scratch;
+    resize.rows(plane, 0, out_height, out.data(), scratch);
     return out;
 }
 
-}  // namespace
-
-std::vector<float> resize_bilinear(const float* plane, int height, int width, int out_height, int out_width) {
-    return resize_region(plane, height, width, out_height, out_width, out_height, out_width);
-}
-
 std::vector<float> upsample_mask(const float* plane, int height, int width, const ImageMeta& meta) {
-    // Only the crop of the padded-size upsampling is computed: each output pixel depends on its
-    // own index alone, so the crop's values are those of the full upsampling.
-    const std::vector<float> cropped = resize_region(plane, height, width, meta.padded.height, meta.padded.width,
-                                                     meta.resized.height, meta.resized.width);
-    return resize_bilinear(cropped.data(), meta.resized.height, meta.resized.width, meta.original.height,
-                           meta.original.width);
+    detail::MaskUpsampler upsampler({height, width}, meta);
+    std::vector<float> out(static_cast<std::size_t>(meta.original.height) * meta.original.width);
+    upsampler.rows(plane, 0, meta.original.height, out.data());
+    return out;
 }
 
 }  // namespace rapsam

@@ -1,52 +1,23 @@
 // Instances as MMDetection's MaskFormerFusionHead.instance_postprocess and the Python runtime:
 // the top max_per_image (query, class) pairs of the softmax scores over all classes but
 // no-object, things only, each scored by class score x the mean mask probability inside its
-// mask, best first.
+// mask (query_masks.cpp), best first.
 #include <algorithm>
 #include <map>
 #include <numeric>
 
-#include "parallel.h"
-#include "rapsam/postprocess.h"
+#include "fusion.h"
 #include "scores.h"
 
-namespace rapsam {
+namespace rapsam::detail {
 
-namespace {
-
-struct QueryMask {
-    Mask mask;
-    float score = 0.0f;  // mean probability inside the mask
-    std::array<float, 4> box{};
-};
-
-QueryMask query_mask(LogitsView masks, int query, const ImageMeta& meta) {
-    const float* plane = masks.data + static_cast<std::size_t>(query) * masks.height * masks.width;
-    const std::vector<float> logits = upsample_mask(plane, masks.height, masks.width, meta);
-    QueryMask out{threshold(logits, meta.original)};
-    double sum = 0.0;
-    std::int64_t area = 0;
-    for (std::size_t p = 0; p < logits.size(); ++p) {
-        if (!out.mask.pixels[p]) continue;
-        sum += detail::sigmoid(logits[p]);
-        ++area;
-    }
-    // (sigmoid * binary).sum() / (area + 1e-6), in float32 as in Python.
-    out.score = static_cast<float>(sum) / (static_cast<float>(area) + 1e-6f);
-    out.box = mask_box(out.mask);
-    return out;
-}
-
-}  // namespace
-
-std::vector<Instance> instances(ClassLogitsView classes, LogitsView masks, const ImageMeta& meta, int num_things,
-                                const PanopticConfig& config) {
+InstanceQueries instance_queries(ClassLogitsView classes, int num_things, const PanopticConfig& config) {
     const int num_classes = classes.classes - 1;
     std::vector<float> scores;
     scores.reserve(static_cast<std::size_t>(classes.count) * num_classes);
     for (int q = 0; q < classes.count; ++q) {
         const std::vector<float> row =
-            detail::softmax(classes.data + static_cast<std::size_t>(q) * classes.classes, classes.classes);
+            softmax(classes.data + static_cast<std::size_t>(q) * classes.classes, classes.classes);
         scores.insert(scores.end(), row.begin(), row.end() - 1);
     }
     // torch.topk(sorted=True); ties (which PyTorch leaves unordered) go to the lower index.
@@ -56,28 +27,54 @@ std::vector<Instance> instances(ClassLogitsView classes, LogitsView masks, const
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
                       [&](int a, int b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
 
-    // The things among the top pairs, and each one's query mask, computed once per query.
-    std::vector<int> kept;
-    std::map<int, std::size_t> slot;  // query -> index in masks
+    InstanceQueries selected;
+    std::map<int, std::size_t> slot;  // query -> index in unique
     for (std::size_t i = 0; i < top; ++i) {
-        if (order[i] % num_classes >= num_things) continue;
-        kept.push_back(order[i]);
-        slot.emplace(order[i] / num_classes, slot.size());
-    }
-    std::vector<QueryMask> query_masks(slot.size());
-    std::vector<int> queries(slot.size());
-    for (const auto& [query, index] : slot) queries[index] = query;
-    detail::parallel_for(queries.size(), [&](std::size_t i) { query_masks[i] = query_mask(masks, queries[i], meta); });
-
-    std::vector<Instance> found;
-    for (const int pair : kept) {
+        const int pair = order[i];
+        if (pair % num_classes >= num_things) continue;
         const int query = pair / num_classes;
-        const QueryMask& mask = query_masks[slot.at(query)];
-        found.push_back({mask.mask, pair % num_classes, scores[pair] * mask.score, mask.box, query});
+        const auto found = slot.emplace(query, slot.size()).first;
+        if (found->second == selected.unique.size()) selected.unique.push_back(query);
+        selected.pair_queries.push_back(query);
+        selected.pair_labels.push_back(pair % num_classes);
+        selected.pair_scores.push_back(scores[pair]);
+        selected.mask_of.push_back(found->second);
+    }
+    return selected;
+}
+
+namespace {
+
+// First and one past the last set entry of `occupied` [count] (0, 0 if none).
+std::pair<int, int> span(const std::uint8_t* occupied, int count) {
+    int first = 0;
+    while (first < count && !occupied[first]) ++first;
+    if (first == count) return {0, 0};
+    int last = count - 1;
+    while (!occupied[last]) --last;
+    return {first, last + 1};
+}
+
+}  // namespace
+
+std::vector<Instance> rank(const InstanceQueries& selected, std::vector<Mask> masks, const float* scores,
+                           const std::uint8_t* rows, const std::uint8_t* cols, Size size) {
+    std::vector<int> uses(masks.size(), 0);
+    for (const std::size_t j : selected.mask_of) ++uses[j];
+    std::vector<Instance> found;
+    for (std::size_t i = 0; i < selected.pair_queries.size(); ++i) {
+        const std::size_t j = selected.mask_of[i];
+        const auto [x1, x2] = span(cols + j * size.width, size.width);
+        const auto [y1, y2] = span(rows + j * size.height, size.height);
+        found.push_back({--uses[j] == 0 ? std::move(masks[j]) : masks[j], selected.pair_labels[i],
+                         selected.pair_scores[i] * scores[j],
+                         {static_cast<float>(x1), static_cast<float>(y1), static_cast<float>(x2),
+                          static_cast<float>(y2)},
+                         selected.pair_queries[i]});
     }
     std::stable_sort(found.begin(), found.end(),
                      [](const Instance& a, const Instance& b) { return a.score > b.score; });
     return found;
 }
 
-}  // namespace rapsam
+}  // namespace rapsam::detail

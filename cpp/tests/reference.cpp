@@ -35,6 +35,16 @@ const nlohmann::json& reference() {
 
 detail::NpyArray npy(const std::string& relative) { return detail::read_npy(reference_dir() / relative); }
 
+ModelOutputs::ModelOutputs(const nlohmann::json& c) {
+    const detail::NpyArray class_array = npy(c["classes"]);
+    const detail::NpyArray mask_array = npy(c["masks"]);
+    class_values = class_array.values<float>();
+    mask_values = mask_array.values<float>();
+    classes = {class_values.data(), static_cast<int>(class_array.shape[0]), static_cast<int>(class_array.shape[1])};
+    masks = {mask_values.data(), static_cast<int>(mask_array.shape[0]), static_cast<int>(mask_array.shape[1]),
+             static_cast<int>(mask_array.shape[2])};
+}
+
 ImageMeta meta_from(const nlohmann::json& meta) {
     const auto size = [&](const char* key) { return Size{meta[key][0].get<int>(), meta[key][1].get<int>()}; };
     return {size("original"), size("resized"), size("padded")};

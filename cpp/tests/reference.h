@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "npy.h"
+#include "rapsam/postprocess.h"
 #include "rapsam/preprocess.h"
 #include "rapsam/types.h"
 
@@ -23,6 +24,16 @@ detail::NpyArray npy(const std::string& relative);
 ImageMeta meta_from(const nlohmann::json& meta);
 ResizePolicy policy_from(const nlohmann::json& policy);
 Mask mask_from(const std::vector<std::uint8_t>& pixels, int height, int width, std::size_t index = 0);
+
+// One panoptic case's model outputs (its "classes" and "masks" arrays) and the views of them
+// that post-processing takes.
+struct ModelOutputs {
+    explicit ModelOutputs(const nlohmann::json& c);
+    std::vector<float> class_values;
+    std::vector<float> mask_values;
+    ClassLogitsView classes;
+    LogitsView masks;
+};
 
 }  // namespace rapsam::test
 

@@ -105,14 +105,9 @@ TEST(demo, panoptic_json_equals_rapsam_infer) {
         if (std::any_of(ambiguous.begin(), ambiguous.end(), [](std::uint8_t v) { return v; })) continue;
         rapsam::PanopticPrediction prediction;
         prediction.meta = rapsam::test::meta_from(c["meta"]);
-        const auto classes = npy(c["classes"]);
-        const auto masks = npy(c["masks"]);
-        const std::vector<float> class_values = classes.values<float>();
-        const std::vector<float> mask_values = masks.values<float>();
-        const rapsam::ClassLogitsView class_view{class_values.data(), static_cast<int>(classes.shape[0]),
-                                                 static_cast<int>(classes.shape[1])};
-        const rapsam::LogitsView mask_view{mask_values.data(), static_cast<int>(masks.shape[0]),
-                                           static_cast<int>(masks.shape[1]), static_cast<int>(masks.shape[2])};
+        const rapsam::test::ModelOutputs outputs(c);
+        const rapsam::ClassLogitsView class_view = outputs.classes;
+        const rapsam::LogitsView mask_view = outputs.masks;
         prediction.panoptic = rapsam::panoptic(class_view, mask_view, prediction.meta, c["num_things"]);
         prediction.instances = rapsam::instances(class_view, mask_view, prediction.meta, c["num_things"]);
         const json mine = rapsam::demo::panoptic_json(prediction, c["names"], -1.0f);

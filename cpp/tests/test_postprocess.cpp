@@ -51,14 +51,9 @@ TEST(postprocess, panoptic_equals_python) {
     for (const json& c : reference()["panoptic"]) {
         const std::string name = c["name"];
         const rapsam::ImageMeta meta = rapsam::test::meta_from(c["meta"]);
-        const auto classes = npy(c["classes"]);
-        const auto masks = npy(c["masks"]);
-        const std::vector<float> class_values = classes.values<float>();
-        const std::vector<float> mask_values = masks.values<float>();
-        const rapsam::ClassLogitsView class_view{class_values.data(), static_cast<int>(classes.shape[0]),
-                                                 static_cast<int>(classes.shape[1])};
-        const rapsam::LogitsView mask_view{mask_values.data(), static_cast<int>(masks.shape[0]),
-                                           static_cast<int>(masks.shape[1]), static_cast<int>(masks.shape[2])};
+        const rapsam::test::ModelOutputs outputs(c);
+        const rapsam::ClassLogitsView class_view = outputs.classes;
+        const rapsam::LogitsView mask_view = outputs.masks;
         const rapsam::PanopticResult result = rapsam::panoptic(class_view, mask_view, meta, c["num_things"]);
 
         const std::vector<std::int32_t> id_map = npy(c["id_map"]).values<std::int32_t>();
@@ -91,15 +86,9 @@ TEST(postprocess, instances_equal_python) {
     for (const json& c : reference()["panoptic"]) {
         const std::string name = c["name"];
         const rapsam::ImageMeta meta = rapsam::test::meta_from(c["meta"]);
-        const auto classes = npy(c["classes"]);
-        const auto masks = npy(c["masks"]);
-        const std::vector<float> class_values = classes.values<float>();
-        const std::vector<float> mask_values = masks.values<float>();
-        const std::vector<rapsam::Instance> found = rapsam::instances(
-            {class_values.data(), static_cast<int>(classes.shape[0]), static_cast<int>(classes.shape[1])},
-            {mask_values.data(), static_cast<int>(masks.shape[0]), static_cast<int>(masks.shape[1]),
-             static_cast<int>(masks.shape[2])},
-            meta, c["num_things"]);
+        const rapsam::test::ModelOutputs outputs(c);
+        const std::vector<rapsam::Instance> found =
+            rapsam::instances(outputs.classes, outputs.masks, meta, c["num_things"]);
         const json& expected = c["instances"];
         CHECK_MSG(found.size() == expected.size(), name);
         const std::vector<std::uint8_t> expected_masks = npy(c["instance_masks"]).values<std::uint8_t>();
@@ -142,4 +131,29 @@ TEST(postprocess, no_queries_kept_gives_an_empty_result) {
     const rapsam::PanopticResult result = rapsam::panoptic({classes.data(), 1, 3}, {masks.data(), 1, 4, 4}, meta, 1);
     CHECK(result.segments.empty() && result.id_map.size() == 256);
     CHECK(std::all_of(result.id_map.begin(), result.id_map.end(), [](std::int32_t id) { return id == 0; }));
+}
+
+TEST(postprocess, segment_gives_both_results_as_the_separate_calls) {
+    for (const json& c : reference()["panoptic"]) {
+        const rapsam::ImageMeta meta = rapsam::test::meta_from(c["meta"]);
+        const rapsam::test::ModelOutputs outputs(c);
+        const rapsam::ClassLogitsView class_view = outputs.classes;
+        const rapsam::LogitsView mask_view = outputs.masks;
+        const int num_things = c["num_things"];
+        // One thread and every thread: the bands and the per-thread sums must not change results.
+        for (const int threads : {1, 0}) {
+            const rapsam::Segmentation both =
+                rapsam::segment(class_view, mask_view, meta, num_things, {}, {true, true, threads});
+            const rapsam::PanopticResult panoptic = rapsam::panoptic(class_view, mask_view, meta, num_things);
+            const std::vector<rapsam::Instance> instances = rapsam::instances(class_view, mask_view, meta, num_things);
+            CHECK(both.panoptic.id_map == panoptic.id_map);
+            CHECK(both.panoptic.segments.size() == panoptic.segments.size());
+            CHECK(both.instances.size() == instances.size());
+            for (std::size_t i = 0; i < instances.size() && i < both.instances.size(); ++i) {
+                CHECK(both.instances[i].mask.pixels == instances[i].mask.pixels);
+                CHECK(both.instances[i].box == instances[i].box);
+                CHECK(std::abs(both.instances[i].score - instances[i].score) <= 1e-6f);
+            }
+        }
+    }
 }

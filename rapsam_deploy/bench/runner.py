@@ -18,6 +18,7 @@ from ..backends.torch_backend import TorchBackend
 from ..errors import RapSamError
 from ..machine import machine
 from ..model.complexity import parameter_counts
+from ..predict.postprocess import postprocess_kernel
 from ..predict.runtime import load
 from ..progress import Log
 from .memory import PeakMemory
@@ -149,6 +150,7 @@ def run_bench(config: BenchConfig, log: Log = print) -> dict:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(threads),
         "peaks": peaks,
+        "postprocess": postprocess_kernel("cpu"),
         "config": {
             "image_size": list(config.image_size),
             "batch": config.batch,

@@ -6,7 +6,8 @@ from ..errors import RapSamError
 
 
 class PluginLibraryError(RapSamError):
-    """A native library (``librapsam_ops``, ``librapsam_trt_plugin``) that is not built or cannot be loaded."""
+    """A native library (``librapsam_ops``, ``librapsam_trt_plugin``, ``librapsam``) that is not built or
+    cannot be loaded."""
 
 
 class FusedOpError(RapSamError):

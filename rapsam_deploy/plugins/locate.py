@@ -11,6 +11,7 @@ from .errors import PluginLibraryError
 
 PLUGIN_DIR_ENV = "RAPSAM_PLUGIN_DIR"
 OPS_LIBRARY = "rapsam_ops"
+CPP_LIBRARY = "rapsam"
 TRT_PLUGIN_LIBRARY = "rapsam_trt_plugin"
 TRT_STATIC_PLUGIN_LIBRARY = "rapsam_trt_plugin_static"
 

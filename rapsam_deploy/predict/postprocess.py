@@ -16,14 +16,21 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import RapSamError
+from ..plugins import query_masks
+from ..plugins.errors import PluginLibraryError
 from .preprocess import ImageMeta
+
+POSTPROCESS_ENV = "RAPSAM_POSTPROCESS"
 
 
 @dataclass(frozen=True)
@@ -124,74 +131,148 @@ def _segment_boxes(id_map: Tensor, count: int) -> np.ndarray:
     return _boxes(rows, cols)
 
 
+@dataclass
 class _Owners:
-    """The panoptic merge's per-pixel contest, fed one kept query at a time (in query order):
-    ``owner`` [H,W] int64 is the query with the largest score x mask probability (the first on
-    ties, as ``argmax``), ``owner_prob`` [H,W] its probability there, and ``original_area`` [K]
-    each query's count of pixels with probability >= 0.5."""
+    """The panoptic merge's per-pixel contest over the kept queries (in query order): ``owner``
+    [H,W] int64 is the query with the largest score x mask probability (the first on ties, as
+    ``argmax``), ``owner_prob`` [H,W] its probability there, and ``original_area`` [K] each
+    query's count of pixels with probability >= 0.5."""
 
-    def __init__(self, scores: Tensor, shape: tuple[int, int], device: torch.device) -> None:
-        self.scores = scores
-        self.best = torch.full(shape, -1.0, device=device)  # below any score x probability
-        self.owner = torch.zeros(shape, dtype=torch.int64, device=device)
-        self.owner_prob = torch.zeros(shape, device=device)
-        self.original_area = torch.zeros(len(scores), dtype=torch.int64, device=device)
+    owner: Tensor
+    owner_prob: Tensor
+    original_area: Tensor
+
+    @classmethod
+    def empty(cls, count: int, shape: tuple[int, int], device: torch.device) -> _Owners:
+        return cls(
+            torch.zeros(shape, dtype=torch.int64, device=device),
+            torch.zeros(shape, device=device),
+            torch.zeros(count, dtype=torch.int64, device=device),
+        )
+
+
+class _TorchContest:
+    """The contest in torch, fed one kept query at a time."""
+
+    def __init__(self, owners: _Owners, scores: Tensor) -> None:
+        self.owners, self.scores = owners, scores
+        self.best = torch.full_like(owners.owner_prob, -1.0)  # below any score x probability
         self._weighted = torch.empty_like(self.best)
-        self._better = torch.empty(shape, dtype=torch.bool, device=device)
+        self._better = torch.empty(self.best.shape, dtype=torch.bool, device=self.best.device)
 
     def add(self, k: int, probs: Tensor) -> None:
         """probs [H,W]: kept query ``k``'s mask probabilities at the original size."""
-        self.original_area[k] = torch.count_nonzero(probs >= 0.5)
+        self.owners.original_area[k] = torch.count_nonzero(probs >= 0.5)
         torch.mul(probs, self.scores[k], out=self._weighted)
         torch.gt(self._weighted, self.best, out=self._better)
         torch.maximum(self.best, self._weighted, out=self.best)
-        self.owner.masked_fill_(self._better, k)
-        torch.where(self._better, probs, self.owner_prob, out=self.owner_prob)
+        self.owners.owner.masked_fill_(self._better, k)
+        torch.where(self._better, probs, self.owners.owner_prob, out=self.owners.owner_prob)
 
 
+@dataclass
 class _InstanceMasks:
-    """Instance masks, fed one query at a time: ``binary`` [U,H,W] bool (logit > 0), ``scores``
-    [U] (mean mask probability inside the mask) and the rows/columns each mask occupies."""
+    """Instance masks: ``binary`` [U,H,W] bool (logit > 0), the first planes of ``storage``
+    [P,H,W] (P >= U: room to put them in their final order), ``scores`` [U] (mean mask
+    probability inside the mask) and the rows [U,H] and columns [U,W] each mask occupies."""
 
-    def __init__(self, count: int, shape: tuple[int, int], device: torch.device) -> None:
-        self.binary = torch.empty((count, *shape), dtype=torch.bool, device=device)
-        self.scores = torch.empty(count, device=device)
-        self.rows = torch.empty((count, shape[0]), dtype=torch.bool, device=device)
-        self.cols = torch.empty((count, shape[1]), dtype=torch.bool, device=device)
-        self._inside = torch.empty(shape, device=device)
+    storage: Tensor
+    scores: Tensor
+    rows: Tensor
+    cols: Tensor
 
-    def add(self, j: int, logits: Tensor, probs: Tensor) -> None:
-        """logits, probs [H,W]: query ``j``'s mask at the original size."""
+    @property
+    def binary(self) -> Tensor:
+        return self.storage[: len(self.scores)]
+
+    @classmethod
+    def empty(cls, count: int, planes: int, shape: tuple[int, int], device: torch.device) -> _InstanceMasks:
+        return cls(
+            torch.empty((max(count, planes), *shape), dtype=torch.bool, device=device),
+            torch.empty(count, device=device),
+            torch.empty((count, shape[0]), dtype=torch.bool, device=device),
+            torch.empty((count, shape[1]), dtype=torch.bool, device=device),
+        )
+
+    def add(self, j: int, logits: Tensor, probs: Tensor, inside: Tensor) -> None:
+        """logits, probs [H,W]: query ``j``'s mask at the original size; ``inside`` scratch [H,W]."""
         mask = torch.gt(logits, 0, out=self.binary[j])
         self.rows[j], self.cols[j] = _occupied(mask, 1), _occupied(mask, 0)
-        self._inside.copy_(mask)  # float x float is the fast path; float x bool is several times slower
-        self._inside.mul_(probs)
-        self.scores[j] = self._inside.sum() / (torch.count_nonzero(mask) + 1e-6)
+        inside.copy_(mask)  # float x float is the fast path; float x bool is several times slower
+        inside.mul_(probs)
+        self.scores[j] = inside.sum() / (torch.count_nonzero(mask) + 1e-6)
 
 
-def _masks_at_original_size(
+def postprocess_kernel(device: torch.device | str = "cpu") -> str:
+    """Where the per-pixel half of post-processing runs for tensors on ``device``: ``native``
+    (librapsam's fused loops, CPU tensors, when built) or ``torch``. ``$RAPSAM_POSTPROCESS``
+    = ``torch`` or ``native`` insists on one (``native`` fails where the library is missing)."""
+    wanted = os.environ.get(POSTPROCESS_ENV, "auto")
+    if wanted not in ("auto", "native", "torch"):
+        raise RapSamError(f"{POSTPROCESS_ENV}={wanted!r} is not a post-processing kernel", "use auto, native or torch")
+    if wanted == "torch" or torch.device(device).type != "cpu":
+        return "torch"
+    if wanted == "native":
+        query_masks.cpp_library()  # raises, saying how to build it
+        return "native"
+    return "native" if _native_available() else "torch"
+
+
+@lru_cache(maxsize=1)
+def _native_available() -> bool:
+    try:
+        query_masks.cpp_library()
+    except PluginLibraryError:
+        return False
+    return True
+
+
+def _masks_in_torch(
     mask_logits: Tensor,
     meta: ImageMeta,
+    panoptic: _PanopticQueries | None,
     owners: _Owners | None,
-    panoptic_queries: Tensor,
-    instance_masks: _InstanceMasks | None,
     instance_queries: Tensor,
+    instance_masks: _InstanceMasks | None,
 ) -> None:
-    """Upsample each query that either result needs once, and feed it to both.
-
-    Upsampling is per channel, so one query at a time gives the same values as all at once; at
-    1024x1024 it keeps the working set at a few MB instead of 4 MB per query, which is what makes
-    post-processing fast on a CPU (its cost is memory traffic, not arithmetic)."""
-    panoptic_slot = {q: k for k, q in enumerate(panoptic_queries.tolist())} if owners else {}
+    """Upsampling is per channel, so one query at a time gives the same values as all at once; at
+    1024x1024 it keeps the working set at a few MB instead of 4 MB per query."""
+    contest = _TorchContest(owners, panoptic.scores) if owners else None
+    panoptic_slot = {q: k for k, q in enumerate(panoptic.queries.tolist())} if owners else {}
     instance_slot = {q: j for j, q in enumerate(instance_queries.tolist())} if instance_masks else {}
     probs = torch.empty(meta.ori_shape, device=mask_logits.device)
+    inside = torch.empty_like(probs)
     for q in sorted(panoptic_slot.keys() | instance_slot.keys()):
         logits = upsample_masks(mask_logits[q : q + 1], meta)[0]
         torch.sigmoid(logits, out=probs)
         if q in panoptic_slot:
-            owners.add(panoptic_slot[q], probs)
+            contest.add(panoptic_slot[q], probs)
         if q in instance_slot:
-            instance_masks.add(instance_slot[q], logits, probs)
+            instance_masks.add(instance_slot[q], logits, probs, inside)
+
+
+def _masks_at_original_size(
+    mask_logits: Tensor, meta: ImageMeta, panoptic: _PanopticQueries | None, instances: _InstanceQueries | None
+) -> tuple[_Owners | None, _InstanceMasks | None]:
+    """Upsample each query that either result needs once, and feed it to both (``None`` for a
+    result not asked for)."""
+    device = mask_logits.device
+    owners = _Owners.empty(len(panoptic.queries), meta.ori_shape, device) if panoptic is not None else None
+    masks = None
+    if instances is not None:
+        masks = _InstanceMasks.empty(len(instances.unique), len(instances.queries), meta.ori_shape, device)
+    unique = instances.unique if instances is not None else torch.empty(0, dtype=torch.int64)
+    if postprocess_kernel(device) == "torch":
+        _masks_in_torch(mask_logits, meta, panoptic, owners, unique, masks)
+        return owners, masks
+    query_masks.query_masks(
+        mask_logits,
+        (*meta.ori_shape, *meta.img_shape, *meta.pad_shape),
+        (panoptic.queries, panoptic.scores, owners.owner, owners.owner_prob, owners.original_area) if owners else None,
+        (unique, masks.binary, masks.scores, masks.rows, masks.cols) if masks else None,
+        torch.get_num_threads(),
+    )
+    return owners, masks
 
 
 @dataclass
@@ -270,6 +351,46 @@ def _merge(
     return result
 
 
+def _permute_planes(planes: np.ndarray, source: np.ndarray) -> None:
+    """planes[i] = planes[source[i]] for a permutation ``source``, in place with one plane of
+    scratch."""
+    done = np.zeros(len(source), dtype=bool)
+    scratch = np.empty_like(planes[0])
+    for start in range(len(source)):
+        if done[start] or source[start] == start:
+            continue
+        scratch[...] = planes[start]
+        i = start
+        while not done[i]:
+            done[i] = True
+            j = int(source[i])
+            planes[i] = scratch if j == start else planes[j]
+            i = j
+
+
+def _in_order(storage: Tensor, mask_of: Tensor) -> np.ndarray:
+    """storage [P,H,W] whose first planes are the masks -> ``storage[mask_of]`` as numpy.
+
+    At 1024x1024 a new array of 100 masks costs more in page faults than the copy itself, so
+    where ``storage`` has room (P >= len(mask_of)) its own planes are reordered: each mask moves
+    to its first place, and only masks used twice are copied."""
+    count = len(mask_of)
+    if storage.device.type != "cpu" or count > len(storage) or 2 * count < len(storage):
+        return storage[mask_of].cpu().numpy()
+    wanted = mask_of.tolist()
+    first: dict[int, int] = {}
+    for i, j in enumerate(wanted):
+        first.setdefault(j, i)
+    unused = iter(sorted(set(range(len(storage))) - first.keys()))
+    source = [j if first[j] == i else next(unused) for i, j in enumerate(wanted)] + list(unused)
+    planes = storage.numpy()
+    _permute_planes(planes, np.asarray(source))
+    for i, j in enumerate(wanted):
+        if first[j] != i:
+            planes[i] = planes[first[j]]
+    return planes[:count]
+
+
 def _rank(selected: _InstanceQueries, masks: _InstanceMasks, min_score: float) -> Instances:
     """Instances scoring above ``min_score``, best first (score: class score x mask score)."""
     det_scores = selected.scores * masks.scores[selected.inverse]
@@ -277,7 +398,7 @@ def _rank(selected: _InstanceQueries, masks: _InstanceMasks, min_score: float) -
     order = order[det_scores[order] > min_score]  # before the masks are gathered: they are the bulk
     mask_of = selected.inverse[order]
     return Instances(
-        masks.binary[mask_of].cpu().numpy(),
+        _in_order(masks.storage, mask_of),
         selected.labels[order].cpu().numpy(),
         det_scores[order].cpu().numpy().astype(np.float32),
         _boxes(masks.rows, masks.cols)[mask_of.cpu().numpy()],
@@ -302,12 +423,9 @@ def segment(
     The official per-query panoptic loop, vectorised: a pixel has one owner, so the queries'
     decisions are independent and each takes a few whole-image passes. Instances come best score
     first (the official ``topk`` is unsorted; the set is the same)."""
-    device = mask_logits.device
-    panoptic_queries = _PanopticQueries.select(class_logits, config)
-    instance_queries = _InstanceQueries.select(class_logits, num_things, config)
-    owners = _Owners(panoptic_queries.scores, meta.ori_shape, device) if with_panoptic else None
-    masks = _InstanceMasks(len(instance_queries.unique), meta.ori_shape, device) if with_instances else None
-    _masks_at_original_size(mask_logits, meta, owners, panoptic_queries.queries, masks, instance_queries.unique)
+    panoptic_queries = _PanopticQueries.select(class_logits, config) if with_panoptic else None
+    instance_queries = _InstanceQueries.select(class_logits, num_things, config) if with_instances else None
+    owners, masks = _masks_at_original_size(mask_logits, meta, panoptic_queries, instance_queries)
     return (
         _merge(panoptic_queries, owners, meta, num_things, config) if owners else None,
         _rank(instance_queries, masks, min_score) if masks else None,

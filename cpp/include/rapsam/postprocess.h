@@ -52,6 +52,23 @@ RAPSAM_EXPORT Mask threshold(const std::vector<float>& logits, Size size);
 // x1, y1, x2, y2 of the mask's pixels (x2, y2 exclusive); zeros for an empty mask.
 RAPSAM_EXPORT std::array<float, 4> mask_box(const Mask& mask);
 
+// Which results segment() makes, and on how many threads (0: one per core).
+struct SegmentOptions {
+    bool panoptic = true;
+    bool instances = true;
+    int threads = 0;
+};
+
+struct Segmentation {
+    PanopticResult panoptic;
+    std::vector<Instance> instances;
+};
+
+// The panoptic merge and the instances of one image's queries at once: each query's mask is
+// upsampled once for both, a band of rows at a time, on every core.
+RAPSAM_EXPORT Segmentation segment(ClassLogitsView classes, LogitsView masks, const ImageMeta& meta, int num_things,
+                                   const PanopticConfig& config = {}, const SegmentOptions& options = {});
+
 // Mask2Former's panoptic merge of one image's queries.
 RAPSAM_EXPORT PanopticResult panoptic(ClassLogitsView classes, LogitsView masks, const ImageMeta& meta, int num_things,
                                       const PanopticConfig& config = {});

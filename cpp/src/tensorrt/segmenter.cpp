@@ -226,8 +226,9 @@ PanopticPrediction Segmenter::Impl::panoptic(const ImageView& image) {
     const ClassLogitsView class_view{classes.data(), n, manifest.num_classes + 1};
     const LogitsView mask_view{masks.data(), n, static_cast<int>(mask_tensor.shape[2]),
                                static_cast<int>(mask_tensor.shape[3])};
-    result.panoptic = rapsam::panoptic(class_view, mask_view, result.meta, manifest.num_things, options_.panoptic);
-    result.instances = rapsam::instances(class_view, mask_view, result.meta, manifest.num_things, options_.panoptic);
+    Segmentation both = rapsam::segment(class_view, mask_view, result.meta, manifest.num_things, options_.panoptic);
+    result.panoptic = std::move(both.panoptic);
+    result.instances = std::move(both.instances);
     return result;
 }
 
