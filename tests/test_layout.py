@@ -23,6 +23,7 @@ STAGES = (
     {"predict", "export"},
     {"eval"},
     {"bench", "serve"},
+    {"demo"},
     {"cli"},
 )
 # String constants equal to a contract name that mean something else: words of messages and

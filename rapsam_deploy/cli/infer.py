@@ -128,17 +128,13 @@ def _video_results(runtime, path: Path, args) -> None:
 
     from ..predict import results
     from ..predict.video import VideoPredictor, read_video
-    from ..predict.visualize import overlay
 
     names = runtime.vocabulary.classes
     frames = list(tqdm(read_video(path), desc=f"reading {path.name}", unit="frame"))
     video = VideoPredictor(runtime, args.clip_size, args.stride, parse_resize(args.resize, video=True), args.score_thr)
     rows = []
     for index, found in enumerate(tqdm(video.predict(frames), desc="writing", unit="frame")):
-        texts = [
-            f"{names[label]} #{track}" for label, track in zip(found.instances.labels, found.track_ids, strict=True)
-        ]
-        drawn = overlay(frames[index], found.instances.masks, texts, [int(t) for t in found.track_ids])
+        drawn = results.frame_overlay(frames[index], found, names)
         results.write_png(args.output / path.stem / f"frame_{index:05d}.png", drawn)
         rows.append(results.frame_json(index, found, names))
     results.write_json(args.output / f"{path.stem}.json", {"video": str(path), "frames": rows})

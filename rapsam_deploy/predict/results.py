@@ -72,21 +72,39 @@ def frame_json(index: int, frame: FramePrediction, names: tuple[str, ...]) -> di
     return {"frame": index, "instances": instances_json(frame.instances, names, frame.track_ids)}
 
 
-def write_panoptic(stem: Path, image: np.ndarray, source: str, id_map: np.ndarray, result: dict) -> None:
-    """One image's panoptic results, from its id map [H,W] and :func:`panoptic_json` (computed
-    here or by a server): ``STEM.json`` ({"image": source, ...}), ``STEM_panoptic.png`` (COCO
-    panoptic colours) and the overlay ``STEM.png``."""
+def panoptic_overlay(image: np.ndarray, id_map: np.ndarray, result: dict) -> np.ndarray:
+    """RGB uint8 [H,W,3] with each segment of ``id_map`` [H,W] (described by
+    :func:`panoptic_json`'s ``segments_info``) in its class's colour, named."""
     segments = result["segments_info"]
     masks = np.stack([id_map == s["id"] for s in segments]) if segments else np.zeros((0, *id_map.shape), bool)
-    drawn = overlay(image, masks, [s["name"] for s in segments], [s["category_id"] for s in segments])
+    return overlay(image, masks, [s["name"] for s in segments], [s["category_id"] for s in segments])
+
+
+def prompt_overlay(image: np.ndarray, prediction: PromptPrediction) -> np.ndarray:
+    """RGB uint8 [H,W,3] with each prompt's mask in the prompt's colour, labelled with its predicted IoU."""
+    return overlay(image, prediction.masks, [f"{i:.2f}" for i in prediction.iou], list(prediction.prompts))
+
+
+def frame_overlay(frame: np.ndarray, found: FramePrediction, names: tuple[str, ...]) -> np.ndarray:
+    """A video frame RGB uint8 [H,W,3] with each instance in its track's colour, labelled
+    "class #track": a track keeps its colour and ID in every frame."""
+    texts = [f"{names[label]} #{track}" for label, track in zip(found.instances.labels, found.track_ids, strict=True)]
+    return overlay(frame, found.instances.masks, texts, [int(t) for t in found.track_ids])
+
+
+def write_panoptic(stem: Path, image: np.ndarray, source: str, id_map: np.ndarray, result: dict) -> np.ndarray:
+    """One image's panoptic results, from its id map [H,W] and :func:`panoptic_json` (computed
+    here or by a server): ``STEM.json`` ({"image": source, ...}), ``STEM_panoptic.png`` (COCO
+    panoptic colours) and the overlay ``STEM.png``, which is returned (RGB uint8 [H,W,3])."""
+    drawn = panoptic_overlay(image, id_map, result)
     write_png(stem.with_name(f"{stem.name}_panoptic.png"), panoptic_png(id_map))
     write_json(stem.with_suffix(".json"), {"image": source, **result})
     write_png(stem.with_suffix(".png"), drawn)
+    return drawn
 
 
 def write_prompt(stem: Path, image: np.ndarray, source: str, prediction: PromptPrediction) -> None:
     """One image's prompt masks: ``STEM.json`` and the overlay ``STEM.png`` (masks labelled
     with their predicted IoU)."""
-    drawn = overlay(image, prediction.masks, [f"{i:.2f}" for i in prediction.iou], list(prediction.prompts))
     write_json(stem.with_suffix(".json"), {"image": source, **prompt_json(prediction)})
-    write_png(stem.with_suffix(".png"), drawn)
+    write_png(stem.with_suffix(".png"), prompt_overlay(image, prediction))

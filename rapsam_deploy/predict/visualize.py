@@ -47,3 +47,20 @@ def _label(image: np.ndarray, mask: np.ndarray, text: str, rgb: tuple[int, int, 
     x, y = min(max(0, x - w // 2), image.shape[1] - w), min(max(h, y), image.shape[0] - base)
     cv2.rectangle(image, (x, y - h - base), (x + w, y + base), rgb, -1)
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def draw_prompts(
+    image: np.ndarray, points: list[tuple[float, float]], boxes: list[tuple[float, float, float, float]]
+) -> np.ndarray:
+    """RGB uint8 [H,W,3] with point prompts (x, y) as dots and box prompts (x1, y1, x2, y2) as
+    rectangles, in white outlined in black so that they show on any mask colour; a new image."""
+    out = image.copy()
+    radius = max(3, min(image.shape[:2]) // 80)
+    for x1, y1, x2, y2 in boxes:
+        corners = (round(x1), round(y1)), (round(x2), round(y2))
+        cv2.rectangle(out, *corners, (0, 0, 0), 4)
+        cv2.rectangle(out, *corners, (255, 255, 255), 2)
+    for x, y in points:
+        cv2.circle(out, (round(x), round(y)), radius + 1, (0, 0, 0), -1, cv2.LINE_AA)
+        cv2.circle(out, (round(x), round(y)), radius, (255, 255, 255), -1, cv2.LINE_AA)
+    return out
