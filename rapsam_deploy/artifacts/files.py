@@ -114,6 +114,14 @@ def check_output(output: Path, force: bool, what: str = "--output") -> None:
     check_writable(Path(output).absolute().parent, what, output)
 
 
+def private_directory(prefix: str, parent: str | Path | None = None) -> Path:
+    """A new folder only this user may read (mode 0700), in ``parent`` or the system's temporary
+    folder: scratch that is nobody else's business (files a page serves to its visitor, a
+    browser profile), never an output, which gets the umask's mode (:func:`staged_directory`).
+    The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+
 @contextlib.contextmanager
 def staged_directory(output: Path, force: bool) -> Iterator[Path]:
     """Yield an empty staging directory beside ``output`` (mode 0777 less the umask); when the

@@ -7,9 +7,8 @@ import argparse
 import shutil
 import signal
 import sys
-import tempfile
-from pathlib import Path
 
+from ..artifacts.files import private_directory
 from ..demo.address import DEFAULT_HOST, DEFAULT_PORT, check_port
 from ..demo.inputs import MAX_FRAMES, MAX_PIXELS
 from ..serve.names import DEFAULT_PREFIX
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     check_port(args.host, args.port)
     model = _model(args)
     print(f"model: {model.line.model}; runs on: {model.line.runs_on}", file=sys.stderr)
-    downloads = Path(tempfile.mkdtemp(prefix="rapsam-demo-"))
+    downloads = private_directory("rapsam-demo-")
     # SIGTERM (a service manager, a container stopping) as Ctrl-C: the server closes and the
     # downloads folder goes, rather than the process dying mid-request.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -11,13 +11,13 @@ Playwright's protocol is pinned to its own builds).
 from __future__ import annotations
 
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..artifacts.files import private_directory
 from ..errors import RapSamError
 
 # No GPU, no sandbox (containers run as root), nothing fetched in the background, a fresh profile.
@@ -57,7 +57,7 @@ class Browser:
         from selenium.webdriver.chrome.service import Service
 
         browser, driver = find_chromium()
-        self.profile = tempfile.mkdtemp(prefix="rapsam-chromium-")
+        self.profile = str(private_directory("rapsam-chromium-"))
         options = webdriver.ChromeOptions()
         options.binary_location = browser
         for flag in (*FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"):

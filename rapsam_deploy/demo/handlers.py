@@ -6,7 +6,6 @@ file paths) and refuses bad input with a :class:`RapSamError`, which the page sh
 from __future__ import annotations
 
 import html
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts.files import private_directory
 from ..errors import RapSamError
 from ..predict import results
 from ..predict.postprocess import PanopticConfig
@@ -251,7 +251,7 @@ class DemoHandlers:
         id_map, result = self.model.panoptic(photo, config or PanopticConfig())
         elapsed_ms = (time.perf_counter() - start) * 1e3
         segments = result["segments_info"]
-        stem = Path(tempfile.mkdtemp(prefix="panoptic-", dir=self.downloads)) / Path(photo.source).stem
+        stem = private_directory("panoptic-", self.downloads) / Path(photo.source).stem
         drawn = results.write_panoptic(stem, photo.rgb, photo.source, id_map, result)
         files = [stem.with_name(f"{stem.name}_panoptic.png"), stem.with_suffix(".json"), stem.with_suffix(".png")]
         rows = [
