@@ -190,6 +190,11 @@ def test_the_model_line_says_untrained(model):
     line = model.line.markdown()
     assert "r18, random weights" in line and "untrained" in line
     assert "onnxruntime on cpu · **precision:** fp32 (standard graphs)" in line
+    # The terminal gets the same line without Markdown.
+    assert (
+        model.line.text()
+        == f"model: {model.runtime.label}; runs on: onnxruntime on cpu; precision: fp32 (standard graphs)"
+    )
 
 
 def _free_port() -> int:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check_port(args.host, args.port)
     model = _model(args)
-    print(f"model: {model.line.model}; runs on: {model.line.runs_on}", file=sys.stderr)
+    print(model.line.text(), file=sys.stderr)
     downloads = private_directory("rapsam-demo-")
     # SIGTERM (a service manager, a container stopping) as Ctrl-C: the server closes and the
     # downloads folder goes, rather than the process dying mid-request.

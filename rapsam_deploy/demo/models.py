@@ -28,11 +28,18 @@ UNTRAINED_NOTE = "random weights, untrained: the masks show that the pipeline ru
 @dataclass(frozen=True)
 class ModelLine:
     """The page's line saying what runs: the model (backbone, and its checkpoint or "random
-    weights, untrained") and where it runs (backend, device and precision, or the server)."""
+    weights, untrained"), where it runs (backend and device, or the server) and in which
+    precision (None: the server's, which its API does not say)."""
 
     model: str
     runs_on: str
+    precision: str | None
     trained: bool | None  # None: a server, whose API does not say
+
+    def text(self) -> str:
+        """The line for a terminal."""
+        precision = f"; precision: {self.precision}" if self.precision else ""
+        return f"model: {self.model}; runs on: {self.runs_on}{precision}"
 
     def markdown(self) -> str:
         notes = {
@@ -41,7 +48,8 @@ class ModelLine:
             None: "  \nThe served repository's rapsam_serve.json names the model, its weights, backend and "
             "precision: random weights make random masks.",
         }
-        return f"**Model:** {self.model} · **runs on:** {self.runs_on}{notes[self.trained]}"
+        precision = f" · **precision:** {self.precision}" if self.precision else ""
+        return f"**Model:** {self.model} · **runs on:** {self.runs_on}{precision}{notes[self.trained]}"
 
 
 class LocalModel:
@@ -62,8 +70,8 @@ class LocalModel:
         trained = bool(runtime.export.manifest.model.get("trained", False))
         info = runtime.backend.info
         detail = f", {info.detail}" if info.detail else ""
-        runs_on = f"{info.name} on {info.device} · **precision:** {info.precision} ({info.variant} graphs{detail})"
-        self.line = ModelLine(runtime.label, runs_on, trained)
+        precision = f"{info.precision} ({info.variant} graphs{detail})"
+        self.line = ModelLine(runtime.label, f"{info.name} on {info.device}", precision, trained)
 
     def encode(self, photo: Photo) -> object:
         """The encoder, once per photo: what :meth:`prompt` takes (an ``EncodedImage``)."""
@@ -103,7 +111,7 @@ class ServedModel:
     def __init__(self, client: TritonClient, score_thr: float = 0.3) -> None:
         self.client = client
         self.score_thr = score_thr
-        self.line = ModelLine(client.label, f"the Triton server at {client.url}", trained=None)
+        self.line = ModelLine(client.label, f"the Triton server at {client.url}", precision=None, trained=None)
 
     def encode(self, photo: Photo) -> object:
         """Nothing runs until the first click, which sends the photo; its id is its sha256."""
