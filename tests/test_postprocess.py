@@ -207,9 +207,8 @@ def test_an_unknown_kernel_is_refused(monkeypatch):
         postprocess.postprocess_kernel()
 
 
+@pytest.mark.parametrize("kernel", ["native"], indirect=True)  # the C entry point's own checks
 def test_the_native_kernel_refuses_a_query_it_does_not_have(kernel):
-    if kernel != "native":
-        pytest.skip("the C entry point's own checks")
     from rapsam_deploy.plugins.query_masks import query_masks
 
     binary = torch.empty(1, 8, 8, dtype=torch.bool)
