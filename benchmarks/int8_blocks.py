@@ -26,7 +26,7 @@ from pathlib import Path
 import onnx
 import torch
 from precision_blocks import Runner
-from report_files import add_chain_arguments, chain_report, task_cells, write_report
+from report_files import add_chain_arguments, chain_report, chain_summary, task_cells, write_report
 from torch.utils.flop_counter import FlopCounterMode
 
 from rapsam_deploy.artifacts import contract
@@ -168,8 +168,7 @@ def _markdown(report: dict) -> str:
     lines = [
         "# int8 block by block",
         "",
-        f"Model: {report['model']}. Photos: {report['batch']} at {report['size'][0]}x{report['size'][1]}, "
-        f"100 object queries, {report['prompts']} prompts. Machine: {report['machine']} ({report['seconds']:.0f} s). "
+        f"{chain_summary(report)} "
         "Every row is the chain in ONNX Runtime (CPU) against the fp32 PyTorch chain on the same photos. "
         f"Gates within the noise ({NOISE_MARGIN}x the fp32 model's disagreement under {QUANTISATION_NOISE} gray "
         f"levels of noise, plus the absolute gates' allowance; the export's gates for untrained weights): {gates}.",

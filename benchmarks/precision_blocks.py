@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from report_files import add_chain_arguments, chain_report, task_cells, write_report
+from report_files import add_chain_arguments, chain_report, chain_summary, task_cells, write_report
 
 from rapsam_deploy.export.reference_cases import Case, size_cases
 from rapsam_deploy.export.task_parity import (
@@ -97,8 +97,7 @@ def _markdown(report: dict) -> str:
     lines = [
         "# Reduced precision block by block",
         "",
-        f"Model: {report['model']}. Photos: {report['batch']} at {report['size'][0]}x{report['size'][1]}, "
-        f"100 object queries, {report['prompts']} prompts. Machine: {report['machine']} ({report['seconds']:.0f} s). "
+        f"{chain_summary(report)} "
         f"Every row is against the fp32 model on the same photos. Gates: {gates}. Within the noise: each mean "
         f"figure disagrees at most {NOISE_MARGIN}x as much as the fp32 model's under {QUANTISATION_NOISE} gray "
         "levels of noise (the export's gate for untrained weights).",

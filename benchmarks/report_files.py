@@ -36,6 +36,16 @@ def chain_report(args: argparse.Namespace, seconds: float) -> dict:
     }
 
 
+def chain_summary(report: dict) -> str:
+    """The sentence every block-by-block report opens with: the model, the photos and prompts of
+    the chain, the machine and how long it took (from :func:`chain_report`)."""
+    height, width = report["size"]
+    return (
+        f"Model: {report['model']}. Photos: {report['batch']} at {height}x{width}, 100 object queries, "
+        f"{report['prompts']} prompts. Machine: {report['machine']} ({report['seconds']:.0f} s)."
+    )
+
+
 def task_cells(row: dict) -> list[str]:
     """A chain's task figures (``TaskParity.as_dict``) as markdown table cells, in the order the
     block-by-block reports print them."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,15 @@ def skip_unless_required(variable: str, reason: str) -> None:
     if os.environ.get(variable) == "1":
         pytest.fail(f"{variable}=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def taken_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port that something listens on for the block (for the commands' port-in-use errors)."""
+    with socket.socket() as taken:
+        taken.bind((host, 0))
+        taken.listen()
+        yield taken.getsockname()[1]
 
 
 def official_keys(backbone: str) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import skip_unless_required
+from conftest import skip_unless_required, taken_port
 
 from rapsam_deploy.errors import RapSamError
 
@@ -208,10 +208,7 @@ def test_cli_refuses_a_port_in_use(tmp_path):
     from rapsam_deploy.cli import demo as demo_cli
     from rapsam_deploy.cli.common import run
 
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             code = run(demo_cli.main, ["--export-dir", str(tmp_path / "none"), "--port", str(port)])

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import EXPORT_SIZE, photo_rgb, skip_unless_required
+from conftest import EXPORT_SIZE, photo_rgb, skip_unless_required, taken_port
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
@@ -280,17 +280,12 @@ def test_a_model_that_fails_to_load_stops_the_start_with_its_error(repository, t
 
 
 def test_start_refuses_a_missing_repository_and_a_port_in_use(repository, tmp_path):
-    import socket
-
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         assert run_cli(serve_cli.main, ["start", str(tmp_path / "none")]) == 1
     assert "does not exist" in stderr.getvalue()
     _server_or_skip()
-    with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port("0.0.0.0") as port:
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             assert run_cli(serve_cli.main, ["start", str(repository), "--grpc-port", str(port)]) == 1

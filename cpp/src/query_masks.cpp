@@ -69,7 +69,6 @@ RAPSAM_SIMD_CLONES std::int64_t contest(const float* probs, std::size_t n, float
 struct Inside {
     double sum = 0.0;
     std::int64_t count = 0;
-    bool any = false;
 };
 
 // One row of an instance mask: writes binary and ORs cols; the probabilities inside it summed
@@ -98,7 +97,6 @@ RAPSAM_SIMD_CLONES Inside inside(const float* logits, const float* probs, std::s
     }
     for (const float lane : lanes) out.sum += lane;
     out.count = count;
-    out.any = count > 0;
     return out;
 }
 
@@ -182,7 +180,7 @@ void query_masks(LogitsView masks, const ImageMeta& meta, const QueryMaskJobs& j
                                          s.cols.data() + static_cast<std::size_t>(j) * width);
                 s.sums[j] += in.sum;
                 s.counts[j] += in.count;
-                out.rows[static_cast<std::size_t>(j) * height + y] = in.any;
+                out.rows[static_cast<std::size_t>(j) * height + y] = in.count > 0;
             }
         }
     });

@@ -20,7 +20,8 @@ from ..machine import cpu_label
 TARGETS = {"onnxruntime_vs_torch": 1.5, "fraction_of_peak": 0.4, "post_ms": 150.0}
 POSTPROCESS_KERNELS = {
     "native": "native (librapsam's fused loops, one pass per query over bands of rows, every thread)",
-    "torch": "torch (librapsam not built: `bash .ci/build_plugins.sh` makes it several times faster)",
+    "torch": "torch (librapsam's kernel not built or not chosen: `bash .ci/build_plugins.sh` builds it, several "
+    "times faster)",
 }
 # The post-processing target is set at this input size (the r18 at 1024x1024).
 POST_TARGET_SIZE = [1024, 1024]

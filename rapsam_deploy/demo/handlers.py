@@ -253,7 +253,7 @@ class DemoHandlers:
         segments = result["segments_info"]
         stem = private_directory("panoptic-", self.downloads) / Path(photo.source).stem
         drawn = results.write_panoptic(stem, photo.rgb, photo.source, id_map, result)
-        files = [stem.with_name(f"{stem.name}_panoptic.png"), stem.with_suffix(".json"), stem.with_suffix(".png")]
+        files = results.panoptic_files(stem)
         rows = [
             [s["id"], s["name"], "thing" if s["isthing"] else "stuff", round(s["score"], 3), s["area"],
              ",".join(str(v) for v in s["bbox"])]

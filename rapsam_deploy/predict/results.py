@@ -92,14 +92,21 @@ def frame_overlay(frame: np.ndarray, found: FramePrediction, names: tuple[str, .
     return overlay(frame, found.instances.masks, texts, [int(t) for t in found.track_ids])
 
 
+def panoptic_files(stem: Path) -> tuple[Path, Path, Path]:
+    """The files :func:`write_panoptic` writes for ``stem``: ``STEM_panoptic.png``, ``STEM.json``
+    and ``STEM.png``."""
+    return stem.with_name(f"{stem.name}_panoptic.png"), stem.with_suffix(".json"), stem.with_suffix(".png")
+
+
 def write_panoptic(stem: Path, image: np.ndarray, source: str, id_map: np.ndarray, result: dict) -> np.ndarray:
     """One image's panoptic results, from its id map [H,W] and :func:`panoptic_json` (computed
-    here or by a server): ``STEM.json`` ({"image": source, ...}), ``STEM_panoptic.png`` (COCO
-    panoptic colours) and the overlay ``STEM.png``, which is returned (RGB uint8 [H,W,3])."""
+    here or by a server): the COCO-panoptic PNG, the JSON ({"image": source, ...}) and the
+    overlay (:func:`panoptic_files`), which is returned (RGB uint8 [H,W,3])."""
     drawn = panoptic_overlay(image, id_map, result)
-    write_png(stem.with_name(f"{stem.name}_panoptic.png"), panoptic_png(id_map))
-    write_json(stem.with_suffix(".json"), {"image": source, **result})
-    write_png(stem.with_suffix(".png"), drawn)
+    png, json_file, overlay_file = panoptic_files(stem)
+    write_png(png, panoptic_png(id_map))
+    write_json(json_file, {"image": source, **result})
+    write_png(overlay_file, drawn)
     return drawn
 
 
